@@ -1,0 +1,45 @@
+// Small methods of the pipeline model: see spec.hpp.
+#include "core/spec.hpp"
+
+#include "core/pg_free.hpp"
+
+namespace pgpipe::core {
+
+std::string Position::ToString() const {
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+const char* BlockTypeName(BlockType type) {
+  switch (type) {
+    case BlockType::kDataLoader: return "data_loader";
+    case BlockType::kTransformer: return "transformer";
+    case BlockType::kDataExporter: return "data_exporter";
+    case BlockType::kSensor: return "sensor";
+    case BlockType::kConditional: return "conditional";
+    case BlockType::kCallback: return "callback";
+  }
+  return "unknown";
+}
+
+const std::vector<std::string>& BlockTypeNames() {
+  static const std::vector<std::string> names = {"data_loader", "transformer", "data_exporter",
+                                                 "sensor", "conditional", "callback"};
+  return names;
+}
+
+std::optional<BlockType> ParseBlockType(const std::string& name) {
+  static const BlockType types[] = {BlockType::kDataLoader, BlockType::kTransformer,
+                                    BlockType::kDataExporter, BlockType::kSensor,
+                                    BlockType::kConditional, BlockType::kCallback};
+  for (BlockType t : types)
+    if (name == BlockTypeName(t)) return t;
+  return std::nullopt;
+}
+
+const BlockSpec* PipelineSpec::FindBlock(const std::string& block_name) const {
+  for (const auto& b : blocks)
+    if (b.name == block_name) return &b;
+  return nullptr;
+}
+
+}  // namespace pgpipe::core
