@@ -1,0 +1,23 @@
+// URL helpers of the loader: the scheme check, the allowed-prefix rule, and the redaction that
+// keeps credentials (userinfo, tokens in the query) out of every message, log line and view.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace pgpipe::core {
+
+// Returns url without its user:pass@ userinfo and with the values of query (and fragment)
+// parameters whose name looks secret (token, key, sig, secret, password, auth, credential)
+// replaced by "***"; safe to show to anyone.
+std::string RedactUrl(const std::string& url);
+
+// Returns the lowercased scheme of url ("https"), or "" when it has none.
+std::string UrlScheme(const std::string& url);
+
+// True when prefixes is empty or url starts with one of them; a prefix that ends inside the
+// host part ("https://example.com") only matches at a host boundary, so it does not admit
+// "https://example.com.evil.org/" or "https://example.com@evil.org/".
+bool UrlAllowedByPrefixes(const std::string& url, const std::vector<std::string>& prefixes);
+
+}  // namespace pgpipe::core
