@@ -1,0 +1,56 @@
+// Streaming gzip inflation for the loader: bytes arrive in chunks of any size (one byte at a
+// time is fine) and come out in chunks, so memory stays constant whatever the file size.
+// Handles multi-member files (concatenated gzip, as `cat a.gz b.gz` or pigz make) and tells a
+// truncated stream from a corrupt one.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace pgpipe::core {
+
+// True when the first bytes are the gzip magic number (1f 8b); needs n >= 2.
+bool LooksGzip(const unsigned char* p, size_t n);
+
+// Inflates a gzip stream fed in arbitrary chunks. Not thread-safe; one stream per object.
+class GzipInflater {
+ public:
+  // Receives each piece of inflated output; it may throw, which aborts Feed.
+  using Sink = std::function<void(const char* data, size_t n)>;
+
+  // out_chunk_bytes bounds the size of each piece handed to the sink.
+  explicit GzipInflater(size_t out_chunk_bytes = 64 * 1024);
+  ~GzipInflater();
+  GzipInflater(const GzipInflater&) = delete;
+  GzipInflater& operator=(const GzipInflater&) = delete;
+
+  // Inflates n more compressed bytes, handing all output they complete to sink; throws
+  // Error 22P04 "invalid gzip data at compressed byte N: <zlib message>" on corrupt input.
+  void Feed(const char* data, size_t n, const Sink& sink);
+
+  // Declares the end of input; throws Error 22P04 "gzip stream is truncated: the data ended
+  // after N compressed bytes" unless the input ended exactly at the end of a gzip member.
+  void Finish();
+
+  // Compressed bytes fed so far.
+  int64_t CompressedBytes() const { return compressed_bytes_; }
+  // Inflated bytes handed to the sink so far.
+  int64_t DecompressedBytes() const { return decompressed_bytes_; }
+  // Complete gzip members seen so far.
+  int Members() const { return members_; }
+
+ private:
+  struct ZState;
+  std::unique_ptr<ZState> z_;
+  std::vector<char> out_;
+  int64_t compressed_bytes_ = 0;
+  int64_t decompressed_bytes_ = 0;
+  int members_ = 0;
+  bool member_done_ = false;  // the last byte fed ended a member exactly
+  bool failed_ = false;
+};
+
+}  // namespace pgpipe::core
