@@ -178,7 +178,7 @@ class MapReader {
 
 // Mage keys with no meaning here; accepted so Mage's metadata.yaml files load unchanged.
 const std::vector<std::string> kMagePipelineKeys = {
-    "type", "uuid", "cache_block_output_in_memory", "callbacks", "conditionals", "created_at",
+    "type", "cache_block_output_in_memory", "callbacks", "conditionals", "created_at",
     "data_integration", "executor_config", "executor_count", "executor_type", "extensions",
     "notification_config", "remote_variables_dir", "retry_config", "run_pipeline_in_one_process",
     "spark_config", "updated_at", "variables_dir", "widgets", "concurrency_config", "settings"};
@@ -345,10 +345,11 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
     Fail(sqlstate::kSyntaxError, "block " + std::to_string(index + 1) + " must be a mapping", node);
   std::string label = "block " + std::to_string(index + 1);
   std::string name;
-  if (IsScalarAt(node, "name"))
-    name = node["name"].Scalar();
-  else if (IsScalarAt(node, "uuid"))
+  // Mage files carry both: uuid is the identifier there, name only a display name.
+  if (IsScalarAt(node, "uuid"))
     name = node["uuid"].Scalar();
+  else if (IsScalarAt(node, "name"))
+    name = node["name"].Scalar();
   if (!name.empty()) label = "block \"" + name + "\"";
   static const std::vector<std::string> keys = {
       "name", "uuid", "type", "description", "upstream", "upstream_blocks", "downstream_blocks",
@@ -369,7 +370,7 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
   std::string problem = IdentifierProblem(b.name);
   if (!problem.empty())
     Fail(sqlstate::kInvalidName, "invalid block name \"" + b.name + "\"",
-         r.Has("name") ? r.Get("name") : r.Get("uuid"), kIdentifierHint, problem);
+         r.Has("uuid") ? r.Get("uuid") : r.Get("name"), kIdentifierHint, problem);
   if (r.Str("language", "sql") != "sql")
     Fail(sqlstate::kInvalidParameterValue,
          label + " is written in " + r.Str("language") + "; pg_pipeline runs SQL blocks only",
@@ -418,7 +419,18 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
   b.interval_s = r.Seconds("interval", 0);
   b.on_success = r.Str("on_success");
   b.on_failure = r.Str("on_failure");
+  b.yaml = YAML::Dump(node);
   return b;
+}
+
+YAML::Node LoadYaml(const std::string& yaml) {
+  try {
+    return YAML::Load(yaml);
+  } catch (const YAML::ParserException& e) {
+    throw Error(sqlstate::kSyntaxError,
+                "invalid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
+                    std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
 }
 
 PipelineSettings ParseSettings(const YAML::Node& node) {
@@ -435,33 +447,26 @@ PipelineSettings ParseSettings(const YAML::Node& node) {
 }  // namespace
 
 PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml);
-  } catch (const YAML::ParserException& e) {
-    throw Error(sqlstate::kSyntaxError,
-                "invalid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
-                    std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
+  YAML::Node root = LoadYaml(yaml);
   if (!root.IsDefined() || root.IsNull())
     throw Error(sqlstate::kInvalidParameterValue, "the pipeline file is empty");
   PipelineSpec spec;
-  std::vector<std::string> keys = {"name", "description", "tags", "variables", "blocks",
+  std::vector<std::string> keys = {"name", "uuid", "description", "tags", "variables", "blocks",
                                    "settings"};
   std::vector<std::string> mage = kMagePipelineKeys;
   mage.erase(std::remove(mage.begin(), mage.end(), "settings"), mage.end());
   MapReader r(root, "the pipeline", keys, mage, &spec.notices);
-  if (r.Has("name"))
-    spec.name = r.Str("name");
-  else if (IsScalarAt(root, "uuid"))
+  if (IsScalarAt(root, "uuid"))
     spec.name = root["uuid"].Scalar();
+  else if (r.Has("name"))
+    spec.name = r.Str("name");
   if (spec.name.empty())
     Fail(sqlstate::kInvalidParameterValue, "missing required key \"name\" in the pipeline", root,
          "Name the pipeline with name: (or Mage's uuid:).");
   std::string problem = IdentifierProblem(spec.name);
   if (!problem.empty())
     Fail(sqlstate::kInvalidName, "invalid pipeline name \"" + spec.name + "\"",
-         r.Has("name") ? r.Get("name") : root["uuid"], kIdentifierHint, problem);
+         IsScalarAt(root, "uuid") ? root["uuid"] : r.Get("name"), kIdentifierHint, problem);
   spec.description = r.Str("description");
   spec.tags = r.Names("tags");
   if (r.Has("variables")) {
@@ -481,6 +486,18 @@ PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml) {
   size_t index = 0;
   for (const auto& block : blocks) spec.blocks.push_back(ParseBlock(block, index++, &spec.notices));
   return spec;
+}
+
+BlockSpec ParseBlockYaml(const std::string& yaml) {
+  YAML::Node root = LoadYaml(yaml);
+  return ParseBlock(root, 0, nullptr);
+}
+
+std::string SharedBlockYaml(const BlockSpec& block) {
+  YAML::Node node = YAML::Load(block.yaml);
+  for (const char* key : {"upstream", "upstream_blocks", "downstream_blocks", "shared"})
+    node.remove(key);
+  return YAML::Dump(node);
 }
 
 PipelineSpec ParsePipelineYaml(const std::string& yaml) {

@@ -15,4 +15,11 @@ PipelineSpec ParsePipelineYaml(const std::string& yaml);
 // as the Mage project importer, which fills in SQL from block files).
 PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml);
 
+// Parses one block (a shared block's stored YAML); no cross-block checks.
+BlockSpec ParseBlockYaml(const std::string& yaml);
+
+// The YAML of `block` without its links (upstream/downstream are per pipeline), for storing a
+// shared block that other pipelines will reference by name.
+std::string SharedBlockYaml(const BlockSpec& block);
+
 }  // namespace pgpipe::core

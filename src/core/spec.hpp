@@ -96,6 +96,7 @@ struct BlockSpec {
   double interval_s = 0;        // sensor poll interval
   std::string on_success;       // callback SQL
   std::string on_failure;
+  std::string yaml;             // the block's own YAML text, as stored for shared blocks
   Position where;
 };
 

@@ -1,0 +1,80 @@
+# Shared shell functions of scripts/*.sh: build and install the extension, and run a private
+# PostgreSQL 15 cluster as the postgres user on its own port and socket directory, listening on
+# 127.0.0.1 only. Source it; do not run it.
+#   PGPIPE_TMP   where the cluster, sockets and served fixtures live (default /tmp/pg_pipeline)
+#   PGPIPE_PORT  the cluster's port (default 54329)
+
+PGPIPE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PGPIPE_TMP=${PGPIPE_TMP:-/tmp/pg_pipeline}
+PGPIPE_PORT=${PGPIPE_PORT:-54329}
+PGBIN=/usr/lib/postgresql/15/bin
+PGDATA_DIR=$PGPIPE_TMP/data
+PGSOCK=$PGPIPE_TMP/sock
+export PGHOST=$PGSOCK PGPORT=$PGPIPE_PORT PGUSER=postgres
+
+say() { printf '\n==> %s\n' "$*"; }
+
+# Runs a command as the postgres user (initdb refuses root), from a directory it can read.
+as_postgres() {
+  if [ "$(id -un)" = postgres ]; then (cd / && "$@"); else (cd / && runuser -u postgres -- "$@"); fi
+}
+
+need_root() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "run as root (it installs Debian packages and the extension): sudo $0" >&2
+    exit 1
+  fi
+}
+
+# Installs packages, builds the extension and installs it into the system PostgreSQL 15.
+build_and_install() {
+  say "installing build and test dependencies (Debian packages)"
+  bash "$PGPIPE_ROOT/scripts/install-deps.sh"
+  say "building and installing pg_pipeline"
+  make -C "$PGPIPE_ROOT" -s -j"$(nproc)" PG_CONFIG=$PGBIN/pg_config
+  make -C "$PGPIPE_ROOT" -s install PG_CONFIG=$PGBIN/pg_config >/dev/null
+}
+
+# Creates (fresh) and starts the private cluster.
+cluster_start() {
+  cluster_stop
+  rm -rf "$PGDATA_DIR"
+  mkdir -p "$PGPIPE_TMP" "$PGSOCK"
+  chown postgres:postgres "$PGPIPE_TMP" "$PGSOCK" 2>/dev/null || true
+  chmod 755 "$PGPIPE_TMP"
+  say "starting a private cluster on port $PGPIPE_PORT (socket $PGSOCK)"
+  as_postgres "$PGBIN/initdb" -D "$PGDATA_DIR" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$PGPIPE_TMP/initdb.log"
+  cat >>"$PGDATA_DIR/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PGPIPE_PORT
+unix_socket_directories = '$PGSOCK'
+shared_preload_libraries = 'pg_cron,pg_pipeline'
+cron.database_name = 'postgres'
+max_worker_processes = 16
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 512MB
+max_wal_size = 4GB
+checkpoint_timeout = 30min
+log_min_messages = warning
+logging_collector = off
+CONF
+  as_postgres "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -l "$PGPIPE_TMP/server.log" -w -t 60 start >/dev/null
+}
+
+cluster_stop() {
+  if [ -f "$PGDATA_DIR/postmaster.pid" ]; then
+    as_postgres "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+  fi
+}
+
+# Copies the test fixtures where the server (running as postgres) can read them.
+publish_fixtures() {
+  rm -rf "$PGPIPE_TMP/fixtures"
+  mkdir -p "$PGPIPE_TMP/fixtures"
+  cp -a "$PGPIPE_ROOT/test/fixtures/." "$PGPIPE_TMP/fixtures/"
+  chmod -R a+rX "$PGPIPE_TMP/fixtures"
+}
+
+psql_q() { "$PGBIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs every test of pg_pipeline and exits non-zero on any failure:
+#   1. C++ unit tests of src/core (GoogleTest through CTest)
+#   2. pg_regress tests (sql/t_*.sql against expected/)
+#   3. pgTAP tests (test/pgtap/*.sql through pg_prove)
+#   4. scripted tests (test/scripts/*.sh: dump/restore, server log checks, ...)
+# It installs what it needs (Debian packages), builds and installs the extension, and runs its
+# own private cluster as the postgres user. Usage: sudo scripts/test.sh
+set -uo pipefail
+source "$(dirname "$0")/lib.sh"
+need_root
+set -e
+build_and_install
+set +e
+
+failed=()
+summary=()
+
+say "1/4 unit tests (CTest)"
+cmake -S "$PGPIPE_ROOT" -B "$PGPIPE_ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+  cmake --build "$PGPIPE_ROOT/build" -j"$(nproc)" >"$PGPIPE_TMP.cmake.log" 2>&1 ||
+  { cat "$PGPIPE_TMP.cmake.log"; failed+=("unit build"); }
+(cd "$PGPIPE_ROOT/build" && ctest --output-on-failure --timeout 120) | tee "$PGPIPE_TMP.ctest.log"
+[ "${PIPESTATUS[0]}" = 0 ] || failed+=("unit")
+summary+=("unit (CTest):  $(grep -E 'tests passed' "$PGPIPE_TMP.ctest.log" | tail -1)")
+
+set -e
+cluster_start
+publish_fixtures
+trap cluster_stop EXIT
+set +e
+export PGPIPE_FIXTURES=$PGPIPE_TMP/fixtures
+
+say "2/4 regression tests (pg_regress)"
+mkdir -p "$PGPIPE_ROOT/.tmp/regress"
+make -C "$PGPIPE_ROOT" -s installcheck PG_CONFIG=$PGBIN/pg_config | tee "$PGPIPE_TMP.regress.log"
+if [ "${PIPESTATUS[0]}" != 0 ]; then
+  failed+=("pg_regress")
+  cat "$PGPIPE_ROOT/.tmp/regress/regression.diffs" 2>/dev/null | head -200
+fi
+summary+=("pg_regress:    $(grep -E 'tests (passed|failed)|All [0-9]+ tests' "$PGPIPE_TMP.regress.log" | tail -1 | tr -s ' =')")
+
+say "3/4 pgTAP tests (pg_prove)"
+psql_q -d postgres -c "DROP DATABASE IF EXISTS pgtap_test" -c "CREATE DATABASE pgtap_test"
+psql_q -d pgtap_test -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION pg_pipeline"
+pg_prove -d pgtap_test --ext .sql "$PGPIPE_ROOT"/test/pgtap/ | tee "$PGPIPE_TMP.prove.log"
+[ "${PIPESTATUS[0]}" = 0 ] || failed+=("pgTAP")
+summary+=("pgTAP:         $(grep -E '^(Files=|Result:)' "$PGPIPE_TMP.prove.log" | tr '\n' ' ')")
+
+say "4/4 scripted tests"
+n_scripts=0; n_script_fail=0
+for t in "$PGPIPE_ROOT"/test/scripts/*.sh; do
+  [ -e "$t" ] || continue
+  n_scripts=$((n_scripts + 1))
+  echo "--- $(basename "$t")"
+  if ! bash "$t"; then n_script_fail=$((n_script_fail + 1)); failed+=("$(basename "$t")"); fi
+done
+summary+=("scripted:      $((n_scripts - n_script_fail)) passed, $n_script_fail failed")
+
+say "server log check"
+if grep -E "terminated by signal|leaked|WARNING:  .*(resource|reference|snapshot|relcache|buffer)" "$PGPIPE_TMP/server.log"; then
+  failed+=("server log")
+  summary+=("server log:    problems found (above)")
+else
+  summary+=("server log:    clean (no crash, no leak warning)")
+fi
+
+say "summary"
+printf '  %s\n' "${summary[@]}"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED: ${failed[*]}"
+  exit 1
+fi
+echo "ALL TESTS PASSED"

@@ -1,0 +1,318 @@
+-- pg_pipeline 0.1: the catalog (schema pipeline) and the SQL surface.
+--
+-- Catalog rows belong to the role that made them (column owner). Row-level security lets a role
+-- see and change only rows of roles it is a member of; superusers see everything. The role
+-- pipeline_user may register and run pipelines; grant it to the roles that should.
+
+\echo Use "CREATE EXTENSION pg_pipeline" to load this file. \quit
+
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'pipeline_user') THEN
+    CREATE ROLE pipeline_user NOLOGIN;
+  END IF;
+END
+$$;
+COMMENT ON ROLE pipeline_user IS 'may register, run and inspect its own pg_pipeline pipelines';
+
+-------------------------------------------------------------------------------------------------
+-- Projects, pipelines, versions, blocks
+-------------------------------------------------------------------------------------------------
+
+CREATE TABLE pipeline.projects (
+  name        text PRIMARY KEY CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$'),
+  owner       regrole NOT NULL DEFAULT current_user::regrole,
+  source_dir  text,
+  io_config   jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(io_config) = 'object'),
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE pipeline.projects IS 'namespaces of pipelines, shared blocks and connection profiles; "default" always exists';
+COMMENT ON COLUMN pipeline.projects.name IS 'project name, an identifier';
+COMMENT ON COLUMN pipeline.projects.owner IS 'role that created the project';
+COMMENT ON COLUMN pipeline.projects.source_dir IS 'server directory the project was imported from (Mage layout), if any';
+COMMENT ON COLUMN pipeline.projects.io_config IS 'Mage io_config.yaml as JSON: connection profiles';
+COMMENT ON COLUMN pipeline.projects.created_at IS 'when the project was created';
+INSERT INTO pipeline.projects (name, owner) VALUES ('default', 'pipeline_user'::regrole);
+
+CREATE TABLE pipeline.pipelines (
+  pipeline_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  project         text NOT NULL REFERENCES pipeline.projects (name) ON UPDATE CASCADE,
+  name            text NOT NULL CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_$]{0,62}$'),
+  owner           regrole NOT NULL DEFAULT current_user::regrole,
+  current_version integer NOT NULL DEFAULT 1 CHECK (current_version > 0),
+  description     text,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  updated_at      timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (project, name)
+);
+COMMENT ON TABLE pipeline.pipelines IS 'registered pipelines: one row per pipeline, its versions in pipeline.pipeline_versions';
+COMMENT ON COLUMN pipeline.pipelines.pipeline_id IS 'surrogate key';
+COMMENT ON COLUMN pipeline.pipelines.project IS 'project the pipeline belongs to';
+COMMENT ON COLUMN pipeline.pipelines.name IS 'pipeline name, unique within its project';
+COMMENT ON COLUMN pipeline.pipelines.owner IS 'role that registered the pipeline; its runs execute with this role''s privileges';
+COMMENT ON COLUMN pipeline.pipelines.current_version IS 'version that new runs use';
+COMMENT ON COLUMN pipeline.pipelines.description IS 'description from the pipeline file';
+COMMENT ON COLUMN pipeline.pipelines.created_at IS 'when the pipeline was first registered';
+COMMENT ON COLUMN pipeline.pipelines.updated_at IS 'when the current version was registered';
+
+CREATE TABLE pipeline.pipeline_versions (
+  pipeline_id bigint NOT NULL REFERENCES pipeline.pipelines ON DELETE CASCADE,
+  version     integer NOT NULL CHECK (version > 0),
+  yaml        text NOT NULL,
+  spec        jsonb NOT NULL CHECK (jsonb_typeof(spec) = 'object'),
+  created_by  regrole NOT NULL DEFAULT current_user::regrole,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (pipeline_id, version)
+);
+COMMENT ON TABLE pipeline.pipeline_versions IS 'every registered version of every pipeline; runs keep the version they ran';
+COMMENT ON COLUMN pipeline.pipeline_versions.pipeline_id IS 'the pipeline';
+COMMENT ON COLUMN pipeline.pipeline_versions.version IS 'version number, 1 upwards';
+COMMENT ON COLUMN pipeline.pipeline_versions.yaml IS 'the pipeline file as registered';
+COMMENT ON COLUMN pipeline.pipeline_versions.spec IS 'the validated pipeline as canonical JSON (blocks, links, tests, settings)';
+COMMENT ON COLUMN pipeline.pipeline_versions.created_by IS 'role that registered this version';
+COMMENT ON COLUMN pipeline.pipeline_versions.created_at IS 'when this version was registered';
+
+ALTER TABLE pipeline.pipelines
+  ADD FOREIGN KEY (pipeline_id, current_version)
+  REFERENCES pipeline.pipeline_versions (pipeline_id, version) DEFERRABLE INITIALLY DEFERRED;
+
+CREATE TABLE pipeline.blocks (
+  block_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  project     text NOT NULL REFERENCES pipeline.projects (name) ON UPDATE CASCADE,
+  pipeline_id bigint REFERENCES pipeline.pipelines ON DELETE CASCADE,
+  name        text NOT NULL,
+  type        text NOT NULL CHECK (type IN ('data_loader', 'transformer', 'data_exporter', 'sensor', 'conditional', 'callback')),
+  definition  jsonb NOT NULL CHECK (jsonb_typeof(definition) = 'object'),
+  yaml        text NOT NULL,
+  owner       regrole NOT NULL DEFAULT current_user::regrole,
+  updated_at  timestamptz NOT NULL DEFAULT now(),
+  UNIQUE NULLS NOT DISTINCT (project, pipeline_id, name)
+);
+COMMENT ON TABLE pipeline.blocks IS 'block definitions: shared by a project''s pipelines (pipeline_id NULL) or local to the current version of one pipeline';
+COMMENT ON COLUMN pipeline.blocks.block_id IS 'surrogate key';
+COMMENT ON COLUMN pipeline.blocks.project IS 'project of the block';
+COMMENT ON COLUMN pipeline.blocks.pipeline_id IS 'pipeline owning a local block; NULL for a block shared by the project (changing it changes every pipeline using it)';
+COMMENT ON COLUMN pipeline.blocks.name IS 'block name (Mage uuid)';
+COMMENT ON COLUMN pipeline.blocks.type IS 'data_loader, transformer, data_exporter, sensor, conditional or callback';
+COMMENT ON COLUMN pipeline.blocks.definition IS 'the block as canonical JSON';
+COMMENT ON COLUMN pipeline.blocks.yaml IS 'the block as YAML, as the engine reads it';
+COMMENT ON COLUMN pipeline.blocks.owner IS 'role that wrote the block';
+COMMENT ON COLUMN pipeline.blocks.updated_at IS 'when the definition last changed';
+
+-------------------------------------------------------------------------------------------------
+-- Runs, block runs, log
+-------------------------------------------------------------------------------------------------
+
+CREATE TABLE pipeline.runs (
+  run_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  pipeline_id     bigint NOT NULL REFERENCES pipeline.pipelines ON DELETE CASCADE,
+  version         integer NOT NULL,
+  status          text NOT NULL DEFAULT 'queued'
+                  CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+  trigger         text NOT NULL DEFAULT 'manual'
+                  CHECK (trigger IN ('manual', 'trigger', 'schedule', 'backfill', 'retry')),
+  variables       jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(variables) = 'object'),
+  execution_date  timestamptz,
+  interval_start  timestamptz,
+  interval_end    timestamptz,
+  owner           regrole NOT NULL DEFAULT current_user::regrole,
+  retry_of        bigint REFERENCES pipeline.runs ON DELETE SET NULL,
+  backfill_id     bigint,
+  created_at      timestamptz NOT NULL DEFAULT now(),
+  started_at      timestamptz,
+  finished_at     timestamptz,
+  error           text,
+  sqlstate        text CHECK (sqlstate ~ '^[0-9A-Z]{5}$'),
+  FOREIGN KEY (pipeline_id, version) REFERENCES pipeline.pipeline_versions,
+  CHECK ((status IN ('succeeded', 'failed', 'cancelled')) = (finished_at IS NOT NULL)),
+  CHECK (finished_at >= started_at),
+  CHECK (interval_end >= interval_start)
+);
+CREATE INDEX ON pipeline.runs (pipeline_id, created_at DESC);
+CREATE INDEX ON pipeline.runs (status) WHERE status IN ('queued', 'running');
+COMMENT ON TABLE pipeline.runs IS 'one row per execution of a pipeline; committed apart from the data, so failed runs stay visible';
+COMMENT ON COLUMN pipeline.runs.run_id IS 'run id, returned by pipeline.run and pipeline.trigger';
+COMMENT ON COLUMN pipeline.runs.pipeline_id IS 'the pipeline';
+COMMENT ON COLUMN pipeline.runs.version IS 'pipeline version the run executes';
+COMMENT ON COLUMN pipeline.runs.status IS 'queued, running, succeeded, failed or cancelled';
+COMMENT ON COLUMN pipeline.runs.trigger IS 'what started the run: manual (pipeline.run), trigger, schedule, backfill or retry';
+COMMENT ON COLUMN pipeline.runs.variables IS 'the run''s variables, frozen when it was created: pipeline defaults overridden by the caller''s';
+COMMENT ON COLUMN pipeline.runs.execution_date IS 'logical date of the run';
+COMMENT ON COLUMN pipeline.runs.interval_start IS 'start of the data interval (schedules and backfills)';
+COMMENT ON COLUMN pipeline.runs.interval_end IS 'end of the data interval (exclusive)';
+COMMENT ON COLUMN pipeline.runs.owner IS 'role that started the run; only it (and its members) can see and cancel it';
+COMMENT ON COLUMN pipeline.runs.retry_of IS 'the run this one retries, if any';
+COMMENT ON COLUMN pipeline.runs.backfill_id IS 'the backfill that created this run, if any';
+COMMENT ON COLUMN pipeline.runs.created_at IS 'when the run was queued';
+COMMENT ON COLUMN pipeline.runs.started_at IS 'when its first block started';
+COMMENT ON COLUMN pipeline.runs.finished_at IS 'when it reached a final state';
+COMMENT ON COLUMN pipeline.runs.error IS 'the failing block''s error, for a failed run';
+COMMENT ON COLUMN pipeline.runs.sqlstate IS 'SQLSTATE of that error';
+
+CREATE TABLE pipeline.block_runs (
+  block_run_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  run_id          bigint NOT NULL REFERENCES pipeline.runs ON DELETE CASCADE,
+  block_name      text NOT NULL,
+  block_type      text NOT NULL,
+  status          text NOT NULL DEFAULT 'pending'
+                  CHECK (status IN ('pending', 'queued', 'running', 'succeeded', 'failed', 'skipped', 'upstream_failed', 'cancelled')),
+  attempt         integer NOT NULL DEFAULT 0 CHECK (attempt >= 0),
+  rows_in         bigint CHECK (rows_in >= 0),
+  rows_out        bigint CHECK (rows_out >= 0),
+  bytes           bigint CHECK (bytes >= 0),
+  output_relation text,
+  worker_pid      integer,
+  next_attempt_at timestamptz,
+  started_at      timestamptz,
+  finished_at     timestamptz,
+  error           text,
+  error_detail    text,
+  sqlstate        text CHECK (sqlstate ~ '^[0-9A-Z]{5}$'),
+  UNIQUE (run_id, block_name),
+  CHECK (finished_at >= started_at)
+);
+COMMENT ON TABLE pipeline.block_runs IS 'one row per block of a run: status, attempts, rows, bytes, timings, error';
+COMMENT ON COLUMN pipeline.block_runs.block_run_id IS 'surrogate key';
+COMMENT ON COLUMN pipeline.block_runs.run_id IS 'the run';
+COMMENT ON COLUMN pipeline.block_runs.block_name IS 'the block';
+COMMENT ON COLUMN pipeline.block_runs.block_type IS 'the block''s type';
+COMMENT ON COLUMN pipeline.block_runs.status IS 'pending, queued, running, succeeded, failed, skipped, upstream_failed or cancelled';
+COMMENT ON COLUMN pipeline.block_runs.attempt IS 'attempts made so far (1 for the first try)';
+COMMENT ON COLUMN pipeline.block_runs.rows_in IS 'rows read from upstream outputs or loaded from the source';
+COMMENT ON COLUMN pipeline.block_runs.rows_out IS 'rows in the block''s output';
+COMMENT ON COLUMN pipeline.block_runs.bytes IS 'bytes downloaded (loaders)';
+COMMENT ON COLUMN pipeline.block_runs.output_relation IS 'relation holding the block''s output (staging table or view)';
+COMMENT ON COLUMN pipeline.block_runs.worker_pid IS 'backend running the block, while it runs';
+COMMENT ON COLUMN pipeline.block_runs.next_attempt_at IS 'when the next retry may start';
+COMMENT ON COLUMN pipeline.block_runs.started_at IS 'when the current attempt started';
+COMMENT ON COLUMN pipeline.block_runs.finished_at IS 'when the block reached a final state';
+COMMENT ON COLUMN pipeline.block_runs.error IS 'error message of the last failed attempt';
+COMMENT ON COLUMN pipeline.block_runs.error_detail IS 'its detail and context';
+COMMENT ON COLUMN pipeline.block_runs.sqlstate IS 'its SQLSTATE';
+
+CREATE TABLE pipeline.run_log (
+  log_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  run_id      bigint NOT NULL REFERENCES pipeline.runs ON DELETE CASCADE,
+  block_name  text,
+  at          timestamptz NOT NULL DEFAULT clock_timestamp(),
+  level       text NOT NULL DEFAULT 'info' CHECK (level IN ('debug', 'info', 'notice', 'warning', 'error')),
+  message     text NOT NULL
+);
+CREATE INDEX ON pipeline.run_log (run_id, log_id);
+COMMENT ON TABLE pipeline.run_log IS 'timestamped log lines of runs and their blocks';
+COMMENT ON COLUMN pipeline.run_log.log_id IS 'surrogate key, in order of writing';
+COMMENT ON COLUMN pipeline.run_log.run_id IS 'the run';
+COMMENT ON COLUMN pipeline.run_log.block_name IS 'the block, or NULL for a run-level line';
+COMMENT ON COLUMN pipeline.run_log.at IS 'when the line was written';
+COMMENT ON COLUMN pipeline.run_log.level IS 'debug, info, notice, warning or error';
+COMMENT ON COLUMN pipeline.run_log.message IS 'the line';
+
+-------------------------------------------------------------------------------------------------
+-- Row-level security and privileges
+-------------------------------------------------------------------------------------------------
+
+ALTER TABLE pipeline.pipelines ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pipeline.pipeline_versions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pipeline.blocks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pipeline.runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pipeline.block_runs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pipeline.run_log ENABLE ROW LEVEL SECURITY;
+
+CREATE POLICY own_pipelines ON pipeline.pipelines
+  USING (pg_has_role(owner, 'MEMBER')) WITH CHECK (pg_has_role(owner, 'MEMBER'));
+CREATE POLICY own_versions ON pipeline.pipeline_versions
+  USING (EXISTS (SELECT FROM pipeline.pipelines p WHERE p.pipeline_id = pipeline_versions.pipeline_id))
+  WITH CHECK (EXISTS (SELECT FROM pipeline.pipelines p WHERE p.pipeline_id = pipeline_versions.pipeline_id));
+-- Shared blocks are readable by every pipeline user of the project; only their owner changes them.
+CREATE POLICY read_blocks ON pipeline.blocks FOR SELECT
+  USING (pipeline_id IS NULL OR EXISTS (SELECT FROM pipeline.pipelines p WHERE p.pipeline_id = blocks.pipeline_id));
+CREATE POLICY write_blocks ON pipeline.blocks FOR ALL
+  USING (pg_has_role(owner, 'MEMBER')) WITH CHECK (pg_has_role(owner, 'MEMBER'));
+CREATE POLICY own_runs ON pipeline.runs
+  USING (pg_has_role(owner, 'MEMBER')) WITH CHECK (pg_has_role(owner, 'MEMBER'));
+CREATE POLICY own_block_runs ON pipeline.block_runs
+  USING (EXISTS (SELECT FROM pipeline.runs r WHERE r.run_id = block_runs.run_id))
+  WITH CHECK (EXISTS (SELECT FROM pipeline.runs r WHERE r.run_id = block_runs.run_id));
+CREATE POLICY own_run_log ON pipeline.run_log
+  USING (EXISTS (SELECT FROM pipeline.runs r WHERE r.run_id = run_log.run_id))
+  WITH CHECK (EXISTS (SELECT FROM pipeline.runs r WHERE r.run_id = run_log.run_id));
+
+REVOKE ALL ON ALL TABLES IN SCHEMA pipeline FROM PUBLIC;
+GRANT USAGE ON SCHEMA pipeline TO pipeline_user;
+GRANT SELECT ON pipeline.projects TO pipeline_user;
+GRANT SELECT, INSERT, UPDATE, DELETE ON pipeline.pipelines, pipeline.pipeline_versions,
+  pipeline.blocks, pipeline.runs, pipeline.block_runs, pipeline.run_log TO pipeline_user;
+
+-- User rows survive pg_dump and restore; the built-in default project is recreated by the script.
+SELECT pg_catalog.pg_extension_config_dump('pipeline.projects', $$WHERE name <> 'default'$$);
+SELECT pg_catalog.pg_extension_config_dump('pipeline.pipelines', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.pipeline_versions', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.blocks', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.runs', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.block_runs', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.run_log', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('pipeline.pipelines', 'pipeline_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('pipeline.blocks', 'block_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('pipeline.runs', 'run_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('pipeline.block_runs', 'block_run_id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('pipeline.run_log', 'log_id'), '');
+
+-------------------------------------------------------------------------------------------------
+-- Functions
+-------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION pipeline.register(yaml text, project text DEFAULT 'default')
+RETURNS text LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'pipeline_register';
+COMMENT ON FUNCTION pipeline.register(text, text) IS
+  'validate a pipeline file and store it as the pipeline''s new current version; returns the pipeline name';
+
+CREATE FUNCTION pipeline.create_project(name text)
+RETURNS text LANGUAGE sql VOLATILE STRICT
+BEGIN ATOMIC
+  INSERT INTO pipeline.projects (name) VALUES (create_project.name) RETURNING name;
+END;
+COMMENT ON FUNCTION pipeline.create_project(text) IS 'create an empty project';
+
+CREATE FUNCTION pipeline.import_project(dir text, project text DEFAULT NULL)
+RETURNS SETOF text LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pipeline_import_project';
+COMMENT ON FUNCTION pipeline.import_project(text, text) IS
+  'import a Mage project folder (io_config.yaml, pipelines/*/metadata.yaml, SQL block files); returns the pipelines registered. Requires pg_read_server_files';
+
+CREATE FUNCTION pipeline.dag(name text, format text DEFAULT 'mermaid', project text DEFAULT 'default')
+RETURNS text LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'pipeline_dag';
+COMMENT ON FUNCTION pipeline.dag(text, text, text) IS 'the pipeline''s block graph as Mermaid (format mermaid) or Graphviz DOT (format dot)';
+
+CREATE FUNCTION pipeline.validate(yaml text)
+RETURNS jsonb LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'pipeline_validate';
+COMMENT ON FUNCTION pipeline.validate(text) IS 'parse and validate a pipeline file without storing it; returns its canonical JSON';
+
+CREATE FUNCTION pipeline.drop_pipeline(name text, project text DEFAULT 'default')
+RETURNS boolean LANGUAGE sql VOLATILE STRICT
+BEGIN ATOMIC
+  WITH gone AS (
+    DELETE FROM pipeline.pipelines p
+     WHERE p.name = drop_pipeline.name AND p.project = drop_pipeline.project RETURNING 1)
+  SELECT count(*) > 0 FROM gone;
+END;
+COMMENT ON FUNCTION pipeline.drop_pipeline(text, text) IS
+  'drop a pipeline with its versions, local blocks and run history; false when there was none';
+
+-- Exercises both directions of the C++/Postgres boundary (for tests; superuser only).
+CREATE FUNCTION pipeline._boundary_selftest(kind text)
+RETURNS text LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'pipeline_boundary_selftest';
+
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pipeline FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pipeline.register(text, text), pipeline.dag(text, text, text),
+  pipeline.validate(text), pipeline.drop_pipeline(text, text), pipeline.import_project(text, text)
+  TO pipeline_user;
+
+-- The owner of pipeline (project, name), whoever it is: lets register() say who holds a name
+-- the caller cannot see, instead of failing on a hidden unique key.
+CREATE FUNCTION pipeline._owner_of(project text, name text)
+RETURNS text LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  SELECT p.owner::text FROM pipeline.pipelines p
+   WHERE p.project = _owner_of.project AND p.name = _owner_of.name;
+END;
+REVOKE EXECUTE ON FUNCTION pipeline._owner_of(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pipeline._owner_of(text, text) TO pipeline_user;

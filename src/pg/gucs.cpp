@@ -1,0 +1,42 @@
+// Definitions of the pipeline.* GUCs: see gucs.hpp and docs/sql-reference.md.
+extern "C" {
+#include "postgres.h"
+
+#include "utils/guc.h"
+}
+
+#include <climits>
+
+#include "pg/gucs.hpp"
+
+namespace pgpipe::pg {
+
+GucValues guc = {10000, 1, 30, 5, 0, nullptr};
+
+void DefineGucs() {
+  DefineCustomIntVariable("pipeline.connect_timeout", "Time allowed to connect to an HTTP source.",
+                          nullptr, &guc.connect_timeout_ms, 10000, 1, 3600 * 1000, PGC_USERSET,
+                          GUC_UNIT_MS, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("pipeline.low_speed_limit",
+                          "Bytes per second below which a download counts as stalled.", nullptr,
+                          &guc.low_speed_limit, 1, 1, INT_MAX, PGC_USERSET, 0, nullptr, nullptr,
+                          nullptr);
+  DefineCustomIntVariable("pipeline.low_speed_time",
+                          "Time a download may stay below pipeline.low_speed_limit.", nullptr,
+                          &guc.low_speed_time_s, 30, 1, 86400, PGC_USERSET, GUC_UNIT_S, nullptr,
+                          nullptr, nullptr);
+  DefineCustomIntVariable("pipeline.max_redirects", "Most HTTP redirects a download follows.",
+                          nullptr, &guc.max_redirects, 5, 0, 50, PGC_USERSET, 0, nullptr, nullptr,
+                          nullptr);
+  DefineCustomIntVariable("pipeline.max_download_size",
+                          "Largest download (compressed bytes) a loader accepts; 0 means no limit.",
+                          nullptr, &guc.max_download_mb, 0, 0, INT_MAX, PGC_USERSET, GUC_UNIT_MB,
+                          nullptr, nullptr, nullptr);
+  DefineCustomStringVariable(
+      "pipeline.allowed_url_prefixes",
+      "Comma-separated URL prefixes that roles other than superusers may fetch; empty allows any.",
+      nullptr, &guc.allowed_url_prefixes, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  MarkGUCPrefixReserved("pipeline");
+}
+
+}  // namespace pgpipe::pg

@@ -1,0 +1,20 @@
+// The pipeline.* configuration parameters and their current values.
+#pragma once
+
+namespace pgpipe::pg {
+
+// Registers every pipeline.* GUC; called from _PG_init.
+void DefineGucs();
+
+// Current values (owned by the GUC machinery; read them, never free them).
+struct GucValues {
+  int connect_timeout_ms;
+  int low_speed_limit;      // bytes per second ...
+  int low_speed_time_s;     // ... for this long means the transfer stalled
+  int max_redirects;
+  int max_download_mb;      // 0 = no limit
+  char* allowed_url_prefixes;  // comma-separated; empty = any (superuser-set)
+};
+extern GucValues guc;
+
+}  // namespace pgpipe::pg

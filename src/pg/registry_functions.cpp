@@ -1,0 +1,94 @@
+// SQL functions that register, validate, import and draw pipelines:
+// pipeline.register, pipeline.validate, pipeline.import_project, pipeline.dag.
+extern "C" {
+#include "postgres.h"
+
+#include "catalog/pg_authid.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+}
+
+#include "core/dag.hpp"
+#include "core/error.hpp"
+#include "core/mage_project.hpp"
+#include "core/pipeline_yaml.hpp"
+#include "core/spec_json.hpp"
+#include "pg/boundary.hpp"
+#include "pg/catalog.hpp"
+#include "pg/fmgr_args.hpp"
+#include "pg/spi.hpp"
+
+using namespace pgpipe;
+using core::Error;
+
+// pipeline.register(yaml text, project text) returns text: the pipeline's name.
+PGPIPE_FUNCTION(pipeline_register) {
+  std::string yaml = pg::TextArg(fcinfo, 0);
+  std::string project = pg::TextArg(fcinfo, 1);
+  pg::SpiSession spi;
+  std::string name = pg::RegisterPipeline(yaml, project);
+  spi.Finish();
+  return pg::TextResult(name);
+}
+
+// pipeline.validate(yaml text) returns jsonb: the canonical spec, without storing anything.
+PGPIPE_FUNCTION(pipeline_validate) {
+  core::PipelineSpec spec = core::ParsePipelineYaml(pg::TextArg(fcinfo, 0));
+  return pg::JsonbResult(core::SpecToJson(spec));
+}
+
+// pipeline.dag(name text, format text, project text) returns text: Mermaid or DOT.
+PGPIPE_FUNCTION(pipeline_dag) {
+  std::string name = pg::TextArg(fcinfo, 0);
+  std::string format = pg::TextArg(fcinfo, 1);
+  std::string project = pg::TextArg(fcinfo, 2);
+  if (format != "mermaid" && format != "dot")
+    throw Error(core::sqlstate::kInvalidParameterValue, "unknown DAG format \"" + format + "\"", "",
+                "Use 'mermaid' or 'dot'.");
+  pg::SpiSession spi;
+  pg::StoredPipeline stored = pg::LoadPipeline(project, name);
+  spi.Finish();
+  return pg::TextResult(format == "dot" ? core::RenderDot(stored.spec)
+                                        : core::RenderMermaid(stored.spec));
+}
+
+// pipeline.import_project(dir text, project text) returns setof text: the pipelines registered.
+PGPIPE_FUNCTION(pipeline_import_project) {
+  if (pg::ArgIsNull(fcinfo, 0))
+    throw Error(core::sqlstate::kInvalidParameterValue, "project folder must not be NULL");
+  bool allowed = pg::PgCall([] { return has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES); });
+  if (!allowed)
+    throw Error(core::sqlstate::kInsufficientPrivilege,
+                "permission denied to import a project from the server's file system", "",
+                "Only superusers and roles with the privileges of pg_read_server_files may "
+                "import projects.");
+  std::string dir = pg::TextArg(fcinfo, 0);
+  core::MageProject project = core::ReadMageProject(dir);
+  if (!pg::ArgIsNull(fcinfo, 1)) project.name = pg::TextArg(fcinfo, 1);
+
+  pg::SpiSession spi;
+  pg::EnsureProject(project.name, true, dir, project.io_config_json);
+  std::vector<std::string> names;
+  for (const auto& pipeline : project.pipelines) {
+    try {
+      names.push_back(pg::RegisterPipeline(pipeline.yaml, project.name));
+    } catch (const Error& e) {
+      throw e.WithContext("importing \"" + pipeline.metadata_path + "\"");
+    }
+  }
+  spi.Finish();
+
+  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  pg::PgCall([&] { InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC); });
+  for (const auto& name : names) {
+    Datum value = pg::TextResult(name);
+    pg::PgCall([&] {
+      bool isnull = false;
+      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
+    });
+  }
+  return (Datum)0;
+}
