@@ -15,7 +15,7 @@ SELECT name, type, pipeline_id IS NULL AS shared, definition ->> 'sql' AS sql,
 SELECT pipeline.dag('green_taxi_sql', project => 'zoomcamp');
 -- importing again is idempotent
 SELECT * FROM pipeline.import_project(:'zoomcamp');
-SELECT current_version FROM pipeline.pipelines WHERE project = 'zoomcamp';
+SELECT count(*) AS versions FROM pipeline.pipeline_versions JOIN pipeline.pipelines USING (pipeline_id) WHERE project = 'zoomcamp';
 -- errors
 SELECT * FROM pipeline.import_project(:'python_project');
 SELECT * FROM pipeline.import_project('/nonexistent/project');

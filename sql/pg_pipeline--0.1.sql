@@ -39,18 +39,16 @@ CREATE TABLE pipeline.pipelines (
   project         text NOT NULL REFERENCES pipeline.projects (name) ON UPDATE CASCADE,
   name            text NOT NULL CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_$]{0,62}$'),
   owner           regrole NOT NULL DEFAULT current_user::regrole,
-  current_version integer NOT NULL DEFAULT 1 CHECK (current_version > 0),
   description     text,
   created_at      timestamptz NOT NULL DEFAULT now(),
   updated_at      timestamptz NOT NULL DEFAULT now(),
   UNIQUE (project, name)
 );
-COMMENT ON TABLE pipeline.pipelines IS 'registered pipelines: one row per pipeline, its versions in pipeline.pipeline_versions';
+COMMENT ON TABLE pipeline.pipelines IS 'registered pipelines: one row per pipeline; its versions, the highest current, in pipeline.pipeline_versions';
 COMMENT ON COLUMN pipeline.pipelines.pipeline_id IS 'surrogate key';
 COMMENT ON COLUMN pipeline.pipelines.project IS 'project the pipeline belongs to';
 COMMENT ON COLUMN pipeline.pipelines.name IS 'pipeline name, unique within its project';
 COMMENT ON COLUMN pipeline.pipelines.owner IS 'role that registered the pipeline; its runs execute with this role''s privileges';
-COMMENT ON COLUMN pipeline.pipelines.current_version IS 'version that new runs use';
 COMMENT ON COLUMN pipeline.pipelines.description IS 'description from the pipeline file';
 COMMENT ON COLUMN pipeline.pipelines.created_at IS 'when the pipeline was first registered';
 COMMENT ON COLUMN pipeline.pipelines.updated_at IS 'when the current version was registered';
@@ -66,15 +64,15 @@ CREATE TABLE pipeline.pipeline_versions (
 );
 COMMENT ON TABLE pipeline.pipeline_versions IS 'every registered version of every pipeline; runs keep the version they ran';
 COMMENT ON COLUMN pipeline.pipeline_versions.pipeline_id IS 'the pipeline';
-COMMENT ON COLUMN pipeline.pipeline_versions.version IS 'version number, 1 upwards';
+COMMENT ON COLUMN pipeline.pipeline_versions.version IS 'version number, 1 upwards; the highest is the one new runs use';
 COMMENT ON COLUMN pipeline.pipeline_versions.yaml IS 'the pipeline file as registered';
 COMMENT ON COLUMN pipeline.pipeline_versions.spec IS 'the validated pipeline as canonical JSON (blocks, links, tests, settings)';
 COMMENT ON COLUMN pipeline.pipeline_versions.created_by IS 'role that registered this version';
 COMMENT ON COLUMN pipeline.pipeline_versions.created_at IS 'when this version was registered';
 
-ALTER TABLE pipeline.pipelines
-  ADD FOREIGN KEY (pipeline_id, current_version)
-  REFERENCES pipeline.pipeline_versions (pipeline_id, version) DEFERRABLE INITIALLY DEFERRED;
+-- No foreign key points back from pipelines to its current version, nor from runs to the run
+-- they retry: extension tables are restored data-only, one at a time, so the catalog's foreign
+-- keys must form no cycle. The current version is the highest one.
 
 CREATE TABLE pipeline.blocks (
   block_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -116,7 +114,7 @@ CREATE TABLE pipeline.runs (
   interval_start  timestamptz,
   interval_end    timestamptz,
   owner           regrole NOT NULL DEFAULT current_user::regrole,
-  retry_of        bigint REFERENCES pipeline.runs ON DELETE SET NULL,
+  retry_of        bigint,
   backfill_id     bigint,
   created_at      timestamptz NOT NULL DEFAULT now(),
   started_at      timestamptz,

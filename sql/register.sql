@@ -15,7 +15,7 @@ END $$;
 
 \set taxi `cat examples/nyc_taxi.yaml`
 SELECT pipeline.register(:'taxi');
-SELECT project, name, current_version, description FROM pipeline.pipelines;
+SELECT project, name, description FROM pipeline.pipelines;
 SELECT name, type, pipeline_id IS NOT NULL AS local FROM pipeline.blocks ORDER BY block_id;
 SELECT jsonb_pretty(spec -> 'blocks' -> 0 -> 'source' -> 'columns' -> 0) AS first_column,
        spec -> 'blocks' -> 0 -> 'source' -> 'columns' -> 16 ->> 'type' AS parsed_date_type,
@@ -28,7 +28,7 @@ SELECT jsonb_pretty(spec -> 'blocks' -> 0 -> 'source' -> 'columns' -> 0) AS firs
 SELECT pipeline.register(:'taxi');
 SELECT pipeline.register(replace(:'taxi', 'Load a month', 'Load one month'));
 SELECT version, spec ->> 'description' AS description FROM pipeline.pipeline_versions ORDER BY version;
-SELECT current_version, description FROM pipeline.pipelines;
+SELECT description FROM pipeline.pipelines;
 
 -- Errors name what is wrong and where.
 SELECT pg_temp.error_of(format('SELECT pipeline.register(%L)', E'name: p\nblocks:\n  - name: a\n    type: data_loader\n   sql: select 1\n'));

@@ -121,9 +121,9 @@ std::string RegisterPipeline(const std::string& yaml, const std::string& project
 
   std::string spec_json = core::SpecToJson(spec);
   auto existing = SpiQuery(
-      "SELECT p.pipeline_id, p.current_version, v.yaml FROM pipeline.pipelines p "
-      "JOIN pipeline.pipeline_versions v ON v.pipeline_id = p.pipeline_id AND v.version = p.current_version "
-      "WHERE p.project = $1 AND p.name = $2 FOR UPDATE OF p",
+      "SELECT p.pipeline_id, v.version, v.yaml FROM pipeline.pipelines p "
+      "JOIN pipeline.pipeline_versions v USING (pipeline_id) "
+      "WHERE p.project = $1 AND p.name = $2 ORDER BY v.version DESC LIMIT 1 FOR UPDATE OF p",
       {project, spec.name});
   std::string pipeline_id;
   if (existing.empty()) {
@@ -141,9 +141,8 @@ std::string RegisterPipeline(const std::string& yaml, const std::string& project
             "SELECT $1::bigint, max(version) + 1, $2, $3::jsonb FROM pipeline.pipeline_versions "
             "WHERE pipeline_id = $1::bigint",
             {pipeline_id, yaml, spec_json});
-    SpiExec("UPDATE pipeline.pipelines SET current_version = (SELECT max(version) FROM "
-            "pipeline.pipeline_versions WHERE pipeline_id = $1::bigint), updated_at = now(), "
-            "description = NULLIF($2, '') WHERE pipeline_id = $1::bigint",
+    SpiExec("UPDATE pipeline.pipelines SET updated_at = now(), description = NULLIF($2, '') "
+            "WHERE pipeline_id = $1::bigint",
             {pipeline_id, spec.description});
   }
   // Local blocks mirror the current version.
@@ -160,9 +159,9 @@ std::string RegisterPipeline(const std::string& yaml, const std::string& project
 
 StoredPipeline LoadPipeline(const std::string& project, const std::string& name) {
   auto rows = SpiQuery(
-      "SELECT p.pipeline_id, p.current_version, p.owner::text, v.yaml FROM pipeline.pipelines p "
-      "JOIN pipeline.pipeline_versions v ON v.pipeline_id = p.pipeline_id AND v.version = p.current_version "
-      "WHERE p.project = $1 AND p.name = $2",
+      "SELECT p.pipeline_id, v.version, p.owner::text, v.yaml FROM pipeline.pipelines p "
+      "JOIN pipeline.pipeline_versions v USING (pipeline_id) "
+      "WHERE p.project = $1 AND p.name = $2 ORDER BY v.version DESC LIMIT 1",
       {project, name});
   if (rows.empty())
     throw Error(sqlstate::kUndefinedObject,
