@@ -1,0 +1,3 @@
+-- First start of the container: the extensions, in the database pg_cron schedules in.
+CREATE EXTENSION IF NOT EXISTS pg_cron;
+CREATE EXTENSION IF NOT EXISTS pg_pipeline;
