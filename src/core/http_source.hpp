@@ -1,0 +1,80 @@
+// The loader's streaming source: fetches one http(s) URL on its own thread (libcurl multi
+// interface), inflates gzip there too, and hands the bytes to the COPY data callback through a
+// bounded queue, so the download and the inflation run on another core while Postgres parses.
+//
+// Life of a source: construct (validates, no I/O) -> Start() (launches the producer thread) ->
+// Read() until it returns 0 or throws -> destroy (aborts and joins). The consumer never blocks
+// inside Read: when it returns kWouldBlock, wait for ReadyFd() to become readable (Postgres:
+// WaitLatchOrSocket with WL_SOCKET_READABLE, so interrupts are served meanwhile).
+//
+// Redirects are followed by this class, not by libcurl: every target must be http(s) and match
+// allowed_prefixes, and they count against max_redirects. The producer thread never calls into
+// Postgres and runs with every signal blocked, so Postgres's signal handlers stay on the backend.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace pgpipe::core {
+
+// What to fetch and the limits of the transfer.
+struct FetchOptions {
+  std::string url;
+  std::string compression = "auto";  // auto (gzip magic bytes), gzip, none
+  long connect_timeout_ms = 10000;
+  long low_speed_limit = 1;   // bytes per second ...
+  long low_speed_time_s = 30; // ... for this long = stalled (0 in either: no stall check)
+  long timeout_ms = 0;        // whole transfer, redirects included, 0 = none
+  long max_redirects = 5;
+  int64_t max_bytes = 0;      // cap on downloaded (compressed) bytes, 0 = none
+  std::vector<std::string> allowed_prefixes;  // every URL fetched (redirects too); empty = any
+  size_t chunk_bytes = 256 * 1024;            // queue chunk size ...
+  size_t max_chunks = 16;                     // ... and count: the memory bound
+  std::string user_agent = "pg_pipeline/0.1";
+};
+
+// A snapshot of a transfer's progress, for progress views.
+struct FetchStats {
+  int64_t bytes_downloaded = 0;    // body bytes of the final response (compressed)
+  int64_t bytes_decompressed = 0;  // bytes produced for the consumer
+  long http_status = 0;            // of the latest response, 0 before any
+  int64_t content_length = -1;     // of the latest response, -1 unknown
+  std::string effective_url;       // the URL being fetched now, redacted
+  int redirects = 0;
+};
+
+class HttpSource {
+ public:
+  static constexpr int kWouldBlock = -1;
+
+  // Validates the options (URL syntax, http/https only, allowed prefix, compression); throws
+  // Error before any I/O.
+  explicit HttpSource(FetchOptions opts);
+  // Cancels the transfer and joins the thread; never throws.
+  ~HttpSource();
+  HttpSource(const HttpSource&) = delete;
+  HttpSource& operator=(const HttpSource&) = delete;
+
+  // Launches the producer thread (with every signal blocked); call once.
+  void Start();
+  // Copies up to max bytes into buf: returns the count (> 0), 0 at the clean end of data, or
+  // kWouldBlock when nothing is ready yet; throws Error on any failure of the transfer, and
+  // Error 57014 "transfer cancelled fetching ..." after Cancel().
+  int Read(char* buf, int max);
+  // Readable whenever Read would not return kWouldBlock.
+  int ReadyFd() const;
+  // Stops the transfer at once (wakes the producer wherever it waits); later Reads throw
+  // 57014. Any number of times; from the consumer, or any thread once Start has returned.
+  void Cancel();
+  // Thread-safe progress snapshot.
+  FetchStats Stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pgpipe::core
