@@ -299,11 +299,6 @@ COMMENT ON FUNCTION pipeline.drop_pipeline(text, text) IS
 CREATE FUNCTION pipeline._boundary_selftest(kind text)
 RETURNS text LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'pipeline_boundary_selftest';
 
-REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pipeline FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION pipeline.register(text, text), pipeline.dag(text, text, text),
-  pipeline.validate(text), pipeline.drop_pipeline(text, text), pipeline.import_project(text, text)
-  TO pipeline_user;
-
 -- The owner of pipeline (project, name), whoever it is: lets register() say who holds a name
 -- the caller cannot see, instead of failing on a hidden unique key.
 CREATE FUNCTION pipeline._owner_of(project text, name text)
@@ -312,5 +307,36 @@ BEGIN ATOMIC
   SELECT p.owner::text FROM pipeline.pipelines p
    WHERE p.project = _owner_of.project AND p.name = _owner_of.name;
 END;
-REVOKE EXECUTE ON FUNCTION pipeline._owner_of(text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION pipeline._owner_of(text, text) TO pipeline_user;
+
+-------------------------------------------------------------------------------------------------
+-- The HTTP loader on its own
+-------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION pipeline.load_csv(url text, target text, options jsonb DEFAULT '{}')
+RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pipeline_load_csv';
+COMMENT ON FUNCTION pipeline.load_csv(text, text, jsonb) IS
+  'stream a CSV or CSV.gz file from an http(s) URL into a table through COPY; returns the rows loaded';
+
+CREATE VIEW pipeline.load_progress AS
+SELECT p.pid,
+       p.relid::regclass AS target,
+       p.param11 AS bytes_downloaded,
+       nullif(p.param12, -1) AS download_size,
+       p.param1 AS bytes_processed,
+       p.param3 AS rows_processed
+  FROM pg_stat_get_progress_info('COPY') AS p
+ WHERE p.param6 = 4;  -- COPY with a data-source callback: our loads
+COMMENT ON VIEW pipeline.load_progress IS
+  'loads in progress: bytes downloaded (compressed) and processed (after inflating), rows so far';
+
+-------------------------------------------------------------------------------------------------
+-- Function privileges: nothing for PUBLIC; pipeline_user gets the user-facing surface
+-------------------------------------------------------------------------------------------------
+
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pipeline FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+  pipeline.register(text, text), pipeline.validate(text), pipeline.dag(text, text, text),
+  pipeline.drop_pipeline(text, text), pipeline.import_project(text, text),
+  pipeline._owner_of(text, text), pipeline.load_csv(text, text, jsonb)
+  TO pipeline_user;
+GRANT SELECT ON pipeline.load_progress TO pipeline_user;

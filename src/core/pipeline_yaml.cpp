@@ -187,15 +187,21 @@ const std::vector<std::string> kMageBlockKeys = {
     "has_callback", "name", "status", "extension_uuids", "callbacks", "conditionals",
     "language", "content", "retry_config", "groups"};
 
+// A loader's source; `block` is empty for pipeline.load_csv's options, which have no url key
+// (the URL is an argument) and may say create.
 SourceSpec ParseSource(const YAML::Node& node, const std::string& block) {
-  MapReader r(node, "source of block \"" + block + "\"",
-              {"url", "format", "compression", "columns", "dtype", "parse_dates", "header",
-               "delimiter", "quote", "escape", "null", "encoding", "connect_timeout", "timeout",
-               "max_bytes"},
-              {}, nullptr);
+  std::vector<std::string> keys = {"format", "compression", "columns", "dtype", "parse_dates",
+                                   "header", "delimiter", "quote", "escape", "null", "encoding",
+                                   "connect_timeout", "timeout", "max_bytes"};
+  keys.push_back(block.empty() ? "create" : "url");
+  MapReader r(node, block.empty() ? "load_csv options" : "source of block \"" + block + "\"",
+              keys, {}, nullptr);
   SourceSpec s;
   s.where = At(node);
-  s.url = r.Required("url");
+  if (block.empty())
+    s.create = r.Bool("create", false);
+  else
+    s.url = r.Required("url");
   s.format = r.Choice("format", "csv", {"csv"});
   s.compression = r.Choice("compression", "auto", {"auto", "gzip", "none"});
   s.header = r.Bool("header", true);
@@ -486,6 +492,12 @@ PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml) {
   size_t index = 0;
   for (const auto& block : blocks) spec.blocks.push_back(ParseBlock(block, index++, &spec.notices));
   return spec;
+}
+
+SourceSpec ParseLoadOptionsJson(const std::string& json) {
+  YAML::Node root = LoadYaml(json.empty() ? "{}" : json);
+  if (root.IsNull()) root = YAML::Load("{}");
+  return ParseSource(root, "");
 }
 
 BlockSpec ParseBlockYaml(const std::string& yaml) {

@@ -15,6 +15,10 @@ PipelineSpec ParsePipelineYaml(const std::string& yaml);
 // as the Mage project importer, which fills in SQL from block files).
 PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml);
 
+// Parses pipeline.load_csv's options (JSON, read as the YAML subset it is): the keys of a
+// loader's source, without url, plus create.
+SourceSpec ParseLoadOptionsJson(const std::string& json);
+
 // Parses one block (a shared block's stored YAML); no cross-block checks.
 BlockSpec ParseBlockYaml(const std::string& yaml);
 

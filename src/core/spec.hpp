@@ -47,6 +47,7 @@ struct SourceSpec {
   double connect_timeout_s = 0;  // 0 = the GUC's value
   double timeout_s = 0;
   int64_t max_bytes = 0;
+  bool create = false;  // load_csv: create the target from the columns when it is missing
   Position where;
 };
 

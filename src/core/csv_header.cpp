@@ -1,0 +1,75 @@
+// CSV header handling: see csv_header.hpp.
+#include "core/csv_header.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "core/pg_free.hpp"
+
+namespace pgpipe::core {
+
+namespace {
+
+std::string JoinQuoted(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + ("\"" + n + "\"");
+  return out;
+}
+
+bool Contains(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+}  // namespace
+
+std::vector<std::string> SplitCsvLine(const std::string& line, char delimiter, char quote) {
+  std::vector<std::string> fields;
+  std::string field;
+  bool in_quotes = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (in_quotes) {
+      if (c == quote && i + 1 < line.size() && line[i + 1] == quote) {
+        field += quote;
+        ++i;
+      } else if (c == quote) {
+        in_quotes = false;
+      } else {
+        field += c;
+      }
+    } else if (c == quote) {
+      in_quotes = true;
+    } else if (c == delimiter) {
+      fields.push_back(field);
+      field.clear();
+    } else {
+      field += c;
+    }
+  }
+  fields.push_back(field);
+  return fields;
+}
+
+std::string HeaderCheck::Detail() const {
+  std::string out;
+  if (!extra.empty())
+    out += "The file has columns the target lacks: " + JoinQuoted(extra) + ".";
+  if (!missing.empty())
+    out += std::string(out.empty() ? "" : " ") + "The file lacks columns: " + JoinQuoted(missing) + ".";
+  return out;
+}
+
+HeaderCheck CheckHeader(const std::vector<std::string>& header,
+                        const std::vector<std::string>& target,
+                        const std::vector<std::string>& declared) {
+  HeaderCheck check;
+  std::set<std::string> seen;
+  for (const auto& name : header) {
+    if (!seen.insert(name).second || !Contains(target, name)) check.extra.push_back(name);
+  }
+  for (const auto& name : declared)
+    if (!Contains(header, name)) check.missing.push_back(name);
+  return check;
+}
+
+}  // namespace pgpipe::core

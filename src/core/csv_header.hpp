@@ -1,0 +1,28 @@
+// The header line of a CSV stream: split into names, and compared with the columns a load
+// expects, so a mismatch is reported by name before COPY starts.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace pgpipe::core {
+
+// Splits one CSV line (no line terminator) into fields, honouring quotes and doubled quotes.
+std::vector<std::string> SplitCsvLine(const std::string& line, char delimiter, char quote);
+
+// The header's problems against the load's columns, as errdetail sentences, or "" when it
+// fits: `extra` header names the target lacks, `missing` declared columns the header lacks.
+struct HeaderCheck {
+  std::vector<std::string> extra;
+  std::vector<std::string> missing;
+  bool ok() const { return extra.empty() && missing.empty(); }
+  std::string Detail() const;
+};
+
+// Compares `header` with the target's columns (`target`) and the columns the load declares
+// (`declared`, which may be empty). Duplicates in the header count as extra.
+HeaderCheck CheckHeader(const std::vector<std::string>& header,
+                        const std::vector<std::string>& target,
+                        const std::vector<std::string>& declared);
+
+}  // namespace pgpipe::core

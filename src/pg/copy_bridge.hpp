@@ -1,0 +1,34 @@
+// The loader's bridge into Postgres's COPY FROM: bytes from a core::HttpSource (download and
+// gzip inflate on another thread) go through COPY's data-source callback, so parsing, type
+// input, bad-row messages and pg_stat_progress_copy are Postgres's own. Used by
+// pipeline.load_csv and by data_loader blocks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/spec.hpp"
+
+namespace pgpipe::pg {
+
+struct LoadRequest {
+  core::SourceSpec source;  // url (already evaluated), CSV options, column types
+  std::string target;       // table name, optionally schema-qualified, SQL syntax
+  bool create = false;      // create the target from the header and column types when missing
+  bool unlogged = false;    // ... as an UNLOGGED table (staging)
+};
+
+struct LoadResult {
+  uint64_t rows = 0;
+  int64_t bytes_downloaded = 0;
+  int64_t bytes_decompressed = 0;
+  bool created = false;
+  double seconds = 0;
+};
+
+// Streams the source into the target in the current transaction; throws core::Error naming the
+// cause (HTTP, network, gzip, header, a bad row with its line and column). On any error the
+// transaction aborts, so the target is left exactly as it was.
+LoadResult LoadCsv(const LoadRequest& request);
+
+}  // namespace pgpipe::pg
