@@ -78,3 +78,36 @@ publish_fixtures() {
 }
 
 psql_q() { "$PGBIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
+
+# Generates the loader's test files under $PGPIPE_TMP/www (deterministic, cached by name) and
+# starts the fault-injecting test HTTP server on 127.0.0.1:$PGPIPE_HTTP_PORT (default 54330).
+PGPIPE_HTTP_PORT=${PGPIPE_HTTP_PORT:-54330}
+serve_fixtures() {
+  local www=$PGPIPE_TMP/www gen="python3 $PGPIPE_ROOT/test/fixtures/gen_taxi.py"
+  mkdir -p "$www"
+  [ -s "$www/small.csv" ] || $gen --rows 1000 --out "$www/small.csv" 2>/dev/null
+  [ -s "$www/small.csv.gz" ] || $gen --rows 1000 --out "$www/small.csv.gz" 2>/dev/null
+  [ -s "$www/members.csv.gz" ] || $gen --rows 1000 --members 3 --out "$www/members.csv.gz" 2>/dev/null
+  [ -s "$www/big.csv.gz" ] || $gen --rows 200000 --out "$www/big.csv.gz" 2>/dev/null
+  for kind in bad-int bad-timestamp bad-utf8 extra-column header-mismatch missing-column unterminated-quote; do
+    [ -s "$www/$kind.csv" ] || $gen --rows 10 --bad "$kind" --out "$www/$kind.csv" 2>/dev/null
+  done
+  [ -s "$www/empty.csv" ] || : >"$www/empty.csv"
+  http_stop
+  python3 "$PGPIPE_ROOT/test/http_server.py" --root "$www" --port "$PGPIPE_HTTP_PORT" \
+    --port-file "$PGPIPE_TMP/http.port" --pid-file "$PGPIPE_TMP/http.pid" --max-seconds 3600 \
+    </dev/null >"$PGPIPE_TMP/http.log" 2>&1 &
+  for _ in $(seq 100); do
+    curl -fsS --max-time 1 "http://127.0.0.1:$PGPIPE_HTTP_PORT/health" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "test HTTP server did not start:" >&2; cat "$PGPIPE_TMP/http.log" >&2; return 1
+}
+
+http_stop() {
+  local pid
+  pid=$(cat "$PGPIPE_TMP/http.pid" 2>/dev/null) || return 0
+  grep -qs http_server.py "/proc/$pid/cmdline" && kill "$pid" 2>/dev/null
+  rm -f "$PGPIPE_TMP/http.pid"
+  return 0
+}

@@ -27,9 +27,10 @@ summary+=("unit (CTest):  $(grep -E 'tests passed' "$PGPIPE_TMP.ctest.log" | tai
 set -e
 cluster_start
 publish_fixtures
-trap cluster_stop EXIT
+trap 'http_stop; cluster_stop' EXIT
+serve_fixtures
 set +e
-export PGPIPE_FIXTURES=$PGPIPE_TMP/fixtures
+export PGPIPE_FIXTURES=$PGPIPE_TMP/fixtures PGPIPE_HTTP_PORT
 
 say "2/4 regression tests (pg_regress)"
 mkdir -p "$PGPIPE_ROOT/.tmp/regress"

@@ -69,6 +69,11 @@ HeaderCheck CheckHeader(const std::vector<std::string>& header,
   }
   for (const auto& name : declared)
     if (!Contains(header, name)) check.missing.push_back(name);
+  // Target columns the file lacks are fine on their own (they get their defaults), but beside
+  // extra columns they are most likely the other half of a rename: name them too.
+  if (!check.extra.empty())
+    for (const auto& name : target)
+      if (!Contains(header, name) && !Contains(check.missing, name)) check.missing.push_back(name);
   return check;
 }
 

@@ -20,7 +20,8 @@ struct HeaderCheck {
 };
 
 // Compares `header` with the target's columns (`target`) and the columns the load declares
-// (`declared`, which may be empty). Duplicates in the header count as extra.
+// (`declared`, which may be empty). Duplicates in the header count as extra. Missing are the
+// declared columns the header lacks and, when there are extra columns, the target's too.
 HeaderCheck CheckHeader(const std::vector<std::string>& header,
                         const std::vector<std::string>& target,
                         const std::vector<std::string>& declared);

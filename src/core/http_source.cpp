@@ -433,7 +433,8 @@ struct HttpSource::Impl {
                      "redirect to " + Quoted(RedactUrl(target)) +
                          " refused: only http and https URLs may be fetched");
     }
-    if (!UrlAllowedByPrefixes(target, opts.allowed_prefixes)) {
+    if (!UrlAllowedByPrefixes(target, opts.allowed_prefixes) ||
+        (!opts.allowed_prefixes.empty() && HasEncodedDotSegment(target))) {
       throw UrlError(sqlstate::kInsufficientPrivilege,
                      "redirect to " + Quoted(RedactUrl(target)) +
                          " refused: it matches none of the allowed URL prefixes");
@@ -665,10 +666,21 @@ HttpSource::HttpSource(FetchOptions opts) : impl_(std::make_unique<Impl>(std::mo
   CURLU* parsed = curl_url();
   if (parsed == nullptr) throw Error(sqlstate::kInternalError, "out of memory parsing a URL");
   CURLUcode uc = curl_url_set(parsed, CURLUPART_URL, s.opts.url.c_str(), 0);
+  char* normalized = nullptr;
+  if (uc == CURLUE_OK) uc = curl_url_get(parsed, CURLUPART_URL, &normalized, 0);
   curl_url_cleanup(parsed);
   if (uc != CURLUE_OK) {
     throw Error(sqlstate::kInvalidParameterValue,
                 "invalid URL " + Quoted(s.redacted_url) + ": " + curl_url_strerror(uc));
+  }
+  // Check and fetch the same URL: curl's normal form, with "./" and "../" segments resolved,
+  // so "allowed/../elsewhere" cannot slip past a prefix.
+  s.opts.url = normalized;
+  curl_free(normalized);
+  if (!s.opts.allowed_prefixes.empty() && HasEncodedDotSegment(s.opts.url)) {
+    throw Error(sqlstate::kInsufficientPrivilege,
+                "URL " + Quoted(s.redacted_url) + " is not allowed: it has an encoded dot segment",
+                {}, "Write the path without %2e: allowed URL prefixes are matched literally.");
   }
   if (!UrlAllowedByPrefixes(s.opts.url, s.opts.allowed_prefixes)) {
     throw Error(sqlstate::kInsufficientPrivilege,

@@ -106,6 +106,13 @@ std::string UrlScheme(const std::string& url) {
 }
 
 // Plain prefix match, plus a host-boundary check when the prefix stops inside the authority.
+bool HasEncodedDotSegment(const std::string& url) {
+  std::string lower = url.substr(0, url.find_first_of("?#"));
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return lower.find("%2e") != std::string::npos;
+}
+
 bool UrlAllowedByPrefixes(const std::string& url, const std::vector<std::string>& prefixes) {
   if (prefixes.empty()) return true;
   for (const std::string& prefix : prefixes) {

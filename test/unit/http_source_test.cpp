@@ -190,6 +190,22 @@ TEST(HttpSourceOptions, RefusesUrlsOutsideTheAllowedPrefixes) {
             "URL prefixes");
 }
 
+TEST(HttpSourceOptions, DotSegmentsCannotEscapeAnAllowedPrefix) {
+  FetchOptions opts = Opts("https://data.example/files/../admin/secret.csv");
+  opts.allowed_prefixes = {"https://data.example/files/"};
+  Error e = CatchError([&] { HttpSource s(opts); });
+  EXPECT_EQ(e.sqlstate(), "42501");
+  FetchOptions encoded = Opts("https://data.example/files/%2E%2e/admin/secret.csv");
+  encoded.allowed_prefixes = {"https://data.example/files/"};
+  Error e2 = CatchError([&] { HttpSource s(encoded); });
+  EXPECT_EQ(std::string(e2.message()),
+            "URL \"https://data.example/files/%2E%2e/admin/secret.csv\" is not allowed: it has an "
+            "encoded dot segment");
+  FetchOptions inside = Opts("https://data.example/files/./2021/../taxi.csv");
+  inside.allowed_prefixes = {"https://data.example/files/"};
+  EXPECT_NO_THROW({ HttpSource s(inside); });
+}
+
 TEST(HttpSourceOptions, RefusesUnknownCompression) {
   FetchOptions opts = Opts("http://127.0.0.1/x");
   opts.compression = "zip";
