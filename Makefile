@@ -19,7 +19,9 @@ PGPIPE_WERROR ?= 1
 # JIT bitcode for C++ needs clang; the extension has nothing worth inlining into JIT code.
 override with_llvm = no
 
-PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register \
+# -MMD -MP: every object depends on the headers it includes (PGXS tracks none by default), so a
+# changed struct in a header rebuilds everything that uses it.
+PG_CXXFLAGS = -MMD -MP -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register \
               -Isrc
 ifeq ($(PGPIPE_WERROR),1)
 PG_CXXFLAGS += -Werror
@@ -33,6 +35,9 @@ include $(PGXS)
 # be found, on top of pg_free.hpp's #error.
 src/core/%.o: src/core/%.cpp
 	$(CXX) $(filter-out -I%,$(CXXFLAGS)) -Isrc -fPIC -c -o $@ $<
+
+-include $(OBJS:.o=.d)
+EXTRA_CLEAN = $(OBJS:.o=.d)
 
 .PHONY: unit format
 unit:

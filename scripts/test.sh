@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of pg_pipeline and exits non-zero on any failure:
 #   1. C++ unit tests of src/core (GoogleTest through CTest)
-#   2. pg_regress tests (sql/t_*.sql against expected/)
+#   2. pg_regress tests (sql/*.sql but the install script, against expected/)
 #   3. pgTAP tests (test/pgtap/*.sql through pg_prove)
 #   4. scripted tests (test/scripts/*.sh: dump/restore, server log checks, ...)
 # It installs what it needs (Debian packages), builds and installs the extension, and runs its

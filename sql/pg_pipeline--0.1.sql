@@ -32,12 +32,12 @@ COMMENT ON COLUMN pipeline.projects.owner IS 'role that created the project';
 COMMENT ON COLUMN pipeline.projects.source_dir IS 'server directory the project was imported from (Mage layout), if any';
 COMMENT ON COLUMN pipeline.projects.io_config IS 'Mage io_config.yaml as JSON: connection profiles';
 COMMENT ON COLUMN pipeline.projects.created_at IS 'when the project was created';
-INSERT INTO pipeline.projects (name, owner) VALUES ('default', 'pipeline_user'::regrole);
+INSERT INTO pipeline.projects (name) VALUES ('default');
 
 CREATE TABLE pipeline.pipelines (
   pipeline_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   project         text NOT NULL REFERENCES pipeline.projects (name) ON UPDATE CASCADE,
-  name            text NOT NULL CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_$]{0,62}$'),
+  name            text NOT NULL CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$'),
   owner           regrole NOT NULL DEFAULT current_user::regrole,
   description     text,
   created_at      timestamptz NOT NULL DEFAULT now(),
@@ -209,6 +209,7 @@ COMMENT ON COLUMN pipeline.run_log.message IS 'the line';
 -- Row-level security and privileges
 -------------------------------------------------------------------------------------------------
 
+ALTER TABLE pipeline.projects ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pipeline.pipelines ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pipeline.pipeline_versions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pipeline.blocks ENABLE ROW LEVEL SECURITY;
@@ -216,6 +217,11 @@ ALTER TABLE pipeline.runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pipeline.block_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pipeline.run_log ENABLE ROW LEVEL SECURITY;
 
+-- Every pipeline user sees every project and may register into it; only its owner changes it.
+CREATE POLICY read_projects ON pipeline.projects FOR SELECT USING (true);
+CREATE POLICY create_projects ON pipeline.projects FOR INSERT WITH CHECK (pg_has_role(owner, 'MEMBER'));
+CREATE POLICY change_projects ON pipeline.projects FOR UPDATE
+  USING (pg_has_role(owner, 'MEMBER')) WITH CHECK (pg_has_role(owner, 'MEMBER'));
 CREATE POLICY own_pipelines ON pipeline.pipelines
   USING (pg_has_role(owner, 'MEMBER')) WITH CHECK (pg_has_role(owner, 'MEMBER'));
 CREATE POLICY own_versions ON pipeline.pipeline_versions
@@ -237,7 +243,8 @@ CREATE POLICY own_run_log ON pipeline.run_log
 
 REVOKE ALL ON ALL TABLES IN SCHEMA pipeline FROM PUBLIC;
 GRANT USAGE ON SCHEMA pipeline TO pipeline_user;
-GRANT SELECT ON pipeline.projects TO pipeline_user;
+GRANT SELECT, INSERT (name, source_dir, io_config), UPDATE (source_dir, io_config)
+  ON pipeline.projects TO pipeline_user;
 GRANT SELECT, INSERT, UPDATE, DELETE ON pipeline.pipelines, pipeline.pipeline_versions,
   pipeline.blocks, pipeline.runs, pipeline.block_runs, pipeline.run_log TO pipeline_user;
 
@@ -336,6 +343,7 @@ COMMENT ON VIEW pipeline.load_progress IS
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pipeline FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
   pipeline.register(text, text), pipeline.validate(text), pipeline.dag(text, text, text),
+  pipeline.create_project(text),
   pipeline.drop_pipeline(text, text), pipeline.import_project(text, text),
   pipeline._owner_of(text, text), pipeline.load_csv(text, text, jsonb)
   TO pipeline_user;

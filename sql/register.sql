@@ -40,6 +40,9 @@ SELECT pg_temp.error_of(format('SELECT pipeline.register(%L)', replace(:'taxi', 
 SELECT pg_temp.error_of(format('SELECT pipeline.register(%L, %L)', :'taxi', 'nowhere'));
 SELECT pipeline.register(NULL) IS NULL AS strict_null;
 
+-- variables keep JSON types; a leading zero is still the number
+SELECT pipeline.validate(E'name: v\nvariables: {month: 01, year: 2021, label: "01", ratio: .5}\nblocks:\n  - {name: one, type: data_loader, sql: select 1}\n') -> 'variables';
+
 -- pipeline.validate stores nothing and returns the canonical JSON.
 SELECT pipeline.validate(E'name: tiny\nblocks:\n  - {name: one, type: data_loader, sql: select 1}\n');
 SELECT count(*) AS pipelines_named_tiny FROM pipeline.pipelines WHERE name = 'tiny';
@@ -68,6 +71,16 @@ SELECT pg_temp.error_of($$UPDATE pipeline.pipelines SET owner = 'regress_alice' 
 SELECT pg_temp.error_of($$INSERT INTO pipeline.runs (pipeline_id, version, owner) SELECT pipeline_id, 1, 'regress_alice' FROM pipeline.pipelines WHERE name = 'bob_private'$$);
 SELECT pg_temp.error_of($$UPDATE pipeline.pipelines SET description = 'mine now' WHERE name = 'alice_private'$$);
 SELECT description FROM pipeline.pipelines WHERE name = 'alice_private';
+-- bob may use alice's shared blocks but not redefine them; he can make projects of his own
+SET ROLE regress_alice;
+SELECT pipeline.register(E'name: alice_shared\nblocks:\n  - {name: alice_block, type: data_loader, shared: true, sql: select 1 as n}\n', 'shop');
+SET ROLE regress_bob;
+SELECT pg_temp.error_of($$SELECT pipeline.register(E'name: bob_override\nblocks:\n  - {name: alice_block, type: data_loader, shared: true, sql: select 666 as n}\n', 'shop')$$);
+SELECT pipeline.register(E'name: bob_uses\nblocks:\n  - {name: alice_block, shared: true}\n  - {name: t, type: transformer, upstream: [alice_block], sql: "select * from {{ alice_block }}"}\n', 'shop');
+SELECT pipeline.create_project('bobs_project');
+SELECT name, owner FROM pipeline.projects ORDER BY name;
+SELECT pg_temp.error_of($$UPDATE pipeline.projects SET io_config = '{"stolen": true}' WHERE name = 'shop'$$);
+SELECT io_config FROM pipeline.projects WHERE name = 'shop';
 SET ROLE regress_eve;
 SELECT pg_temp.error_of($$SELECT pipeline.register(E'name: eve\nblocks:\n  - {name: one, type: data_loader, sql: select 1}\n')$$);
 SELECT pg_temp.error_of($$SELECT * FROM pipeline.pipelines$$);
@@ -78,4 +91,7 @@ SELECT name, owner FROM pipeline.pipelines ORDER BY name;
 SELECT pipeline.drop_pipeline('alice_private');
 SELECT pipeline.drop_pipeline('alice_private');
 SELECT pipeline.drop_pipeline('bob_private');
+SELECT pipeline.drop_pipeline('bob_uses', 'shop'), pipeline.drop_pipeline('alice_shared', 'shop');
+DELETE FROM pipeline.blocks WHERE owner IN ('regress_alice'::regrole, 'regress_bob'::regrole);
+DELETE FROM pipeline.projects WHERE name = 'bobs_project';
 DROP ROLE regress_alice, regress_bob, regress_eve;

@@ -2,6 +2,7 @@
 #include "core/csv_header.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "core/pg_free.hpp"
@@ -18,6 +19,24 @@ std::string JoinQuoted(const std::vector<std::string>& names) {
 
 bool Contains(const std::vector<std::string>& v, const std::string& x) {
   return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+std::string Lower(const std::string& s) {
+  std::string out = s;
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The target column `name` loads into: the exact name, else the only case-insensitive match.
+std::string MatchColumn(const std::string& name, const std::vector<std::string>& target) {
+  if (Contains(target, name)) return name;
+  std::string found;
+  for (const auto& column : target) {
+    if (Lower(column) != Lower(name)) continue;
+    if (!found.empty()) return "";
+    found = column;
+  }
+  return found;
 }
 
 }  // namespace
@@ -65,7 +84,11 @@ HeaderCheck CheckHeader(const std::vector<std::string>& header,
   HeaderCheck check;
   std::set<std::string> seen;
   for (const auto& name : header) {
-    if (!seen.insert(name).second || !Contains(target, name)) check.extra.push_back(name);
+    std::string column = MatchColumn(name, target);
+    if (column.empty() || !seen.insert(column).second)
+      check.extra.push_back(name);
+    else
+      check.columns.push_back(column);
   }
   for (const auto& name : declared)
     if (!Contains(header, name)) check.missing.push_back(name);
@@ -73,7 +96,8 @@ HeaderCheck CheckHeader(const std::vector<std::string>& header,
   // extra columns they are most likely the other half of a rename: name them too.
   if (!check.extra.empty())
     for (const auto& name : target)
-      if (!Contains(header, name) && !Contains(check.missing, name)) check.missing.push_back(name);
+      if (!Contains(check.columns, name) && !Contains(check.missing, name))
+        check.missing.push_back(name);
   return check;
 }
 

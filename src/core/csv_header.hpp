@@ -13,6 +13,7 @@ std::vector<std::string> SplitCsvLine(const std::string& line, char delimiter, c
 // The header's problems against the load's columns, as errdetail sentences, or "" when it
 // fits: `extra` header names the target lacks, `missing` declared columns the header lacks.
 struct HeaderCheck {
+  std::vector<std::string> columns;  // the target column each header field loads into
   std::vector<std::string> extra;
   std::vector<std::string> missing;
   bool ok() const { return extra.empty() && missing.empty(); }
@@ -20,8 +21,10 @@ struct HeaderCheck {
 };
 
 // Compares `header` with the target's columns (`target`) and the columns the load declares
-// (`declared`, which may be empty). Duplicates in the header count as extra. Missing are the
-// declared columns the header lacks and, when there are extra columns, the target's too.
+// (`declared`, which may be empty). A header name matches a target column exactly, or else
+// case-insensitively when that is unambiguous (the file's "VendorID" loads into a column created
+// unquoted as vendorid). Duplicates count as extra. Missing are the declared columns the header
+// lacks and, when there are extra columns, the target's too.
 HeaderCheck CheckHeader(const std::vector<std::string>& header,
                         const std::vector<std::string>& target,
                         const std::vector<std::string>& declared);

@@ -433,8 +433,12 @@ struct HttpSource::Impl {
                      "redirect to " + Quoted(RedactUrl(target)) +
                          " refused: only http and https URLs may be fetched");
     }
-    if (!UrlAllowedByPrefixes(target, opts.allowed_prefixes) ||
-        (!opts.allowed_prefixes.empty() && HasEncodedDotSegment(target))) {
+    if (!opts.allowed_prefixes.empty() && HasEncodedDotSegment(target)) {
+      throw UrlError(sqlstate::kInsufficientPrivilege,
+                     "redirect to " + Quoted(RedactUrl(target)) +
+                         " refused: it has an encoded dot segment");
+    }
+    if (!UrlAllowedByPrefixes(target, opts.allowed_prefixes)) {
       throw UrlError(sqlstate::kInsufficientPrivilege,
                      "redirect to " + Quoted(RedactUrl(target)) +
                          " refused: it matches none of the allowed URL prefixes");

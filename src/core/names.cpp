@@ -68,11 +68,13 @@ std::string DidYouMean(const std::string& word, const std::vector<std::string>& 
 std::string IdentifierProblem(const std::string& name) {
   if (name.empty()) return "The name is empty.";
   if (name.size() > 63) return "The name is longer than 63 bytes.";
+  // The catalog's CHECK constraints say the same: ASCII letters, digits and underscores.
   unsigned char first = static_cast<unsigned char>(name[0]);
-  if (!(std::isalpha(first) || first == '_' || first >= 0x80))
-    return "The name does not start with a letter or an underscore.";
+  if (!(std::isalpha(first) || first == '_'))
+    return "The name does not start with an ASCII letter or an underscore.";
   for (unsigned char c : name) {
-    if (!(std::isalnum(c) || c == '_' || c == '$' || c >= 0x80))
+    if (c >= 0x80) return "The name contains a character that is not ASCII.";
+    if (!(std::isalnum(c) || c == '_'))
       return std::string("The name contains the character '") + static_cast<char>(c) + "'.";
   }
   return "";

@@ -19,8 +19,8 @@ std::string IdentifierProblem(const std::string& name);
 
 // The errhint that goes with IdentifierProblem.
 inline const char* kIdentifierHint =
-    "Names are letters, digits and underscores, start with a letter or an underscore, and are "
-    "at most 63 bytes long.";
+    "Names are ASCII letters, digits and underscores, start with a letter or an underscore, "
+    "and are at most 63 bytes long.";
 
 // Seconds in "250ms", "5s", "2m", "1h", "1d" or a bare number of seconds; throws on anything else.
 double ParseDurationSeconds(const std::string& text);

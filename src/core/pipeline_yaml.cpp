@@ -64,7 +64,8 @@ class MapReader {
         Fail(sqlstate::kSyntaxError, "duplicate key \"" + key + "\" in " + what_, it->first);
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
       if (std::find(mage_ignored.begin(), mage_ignored.end(), key) != mage_ignored.end()) {
-        if (notices) notices->push_back("ignored Mage key \"" + key + "\" in " + what_);
+        if (notices && std::find(notices->begin(), notices->end(), key) == notices->end())
+          notices->push_back(key);
         continue;
       }
       Fail(sqlstate::kInvalidParameterValue, "unknown key \"" + key + "\" in " + what_, it->first,
@@ -101,8 +102,8 @@ class MapReader {
   bool Bool(const char* key, bool fallback) const {
     if (!Has(key)) return fallback;
     std::string v = Str(key);
-    if (v == "true" || v == "True" || v == "yes" || v == "on") return true;
-    if (v == "false" || v == "False" || v == "no" || v == "off") return false;
+    if (v == "true" || v == "True" || v == "TRUE" || v == "yes" || v == "on") return true;
+    if (v == "false" || v == "False" || v == "FALSE" || v == "no" || v == "off") return false;
     Fail(sqlstate::kInvalidParameterValue,
          "key \"" + std::string(key) + "\" in " + what_ + " must be true or false, not \"" + v +
              "\"",
@@ -220,6 +221,10 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block) {
   if (s.quote.size() != 1)
     Fail(sqlstate::kInvalidParameterValue,
          "quote of block \"" + block + "\" must be a single one-byte character", r.Get("quote"));
+  if (r.Has("columns") && r.Has("dtype"))
+    Fail(sqlstate::kInvalidParameterValue,
+         "the " + r.what() + " has both columns and dtype", r.Get("dtype"),
+         "dtype is Mage's name for columns: keep one of them.");
   const char* columns_key = r.Has("columns") ? "columns" : (r.Has("dtype") ? "dtype" : nullptr);
   if (columns_key) {
     YAML::Node columns = r.Get(columns_key);
@@ -296,6 +301,7 @@ TestSpec ParseTest(const YAML::Node& node, const std::string& block) {
   TestSpec t;
   t.where = At(node);
   t.message = r.Str("message");
+  t.name = r.Str("name");
   std::vector<std::string> present;
   for (const auto& kind : kinds)
     if (r.Has(kind.c_str())) present.push_back(kind);
@@ -385,6 +391,16 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
   if (!r.Has("type")) {
     if (b.shared && !r.Has("sql") && !r.Has("source") && !r.Has("target")) {
       b.reference_only = true;
+      // A reference brings only its links; the body lives where the block is defined.
+      for (const char* key : {"tests", "retry", "retry_config", "timeout", "materialize", "url",
+                              "interval", "on_success", "on_failure", "description"})
+        if (r.Has(key))
+          Fail(sqlstate::kInvalidParameterValue,
+               "key \"" + std::string(key) + "\" cannot change shared block \"" + name +
+                   "\" from here",
+               r.Get(key),
+               "A reference to a shared block names only its links (upstream); change the block "
+               "where it is defined, or give it a type to define a local block.");
     } else {
       Fail(sqlstate::kInvalidParameterValue, "missing required key \"type\" in " + label, node,
            "Use one of: " + Join(BlockTypeNames()) + ".");

@@ -68,6 +68,7 @@ struct TestSpec {
   std::optional<int64_t> min_rows;
   std::optional<int64_t> max_rows;
   std::string message;
+  std::string name;  // optional label for reports
   Position where;
 };
 
@@ -121,7 +122,7 @@ struct PipelineSpec {
   std::vector<VariableSpec> variables;
   PipelineSettings settings;
   std::vector<BlockSpec> blocks;
-  std::vector<std::string> notices;  // accepted-but-ignored Mage keys and the like
+  std::vector<std::string> notices;  // Mage keys accepted but ignored, each once
 
   const BlockSpec* FindBlock(const std::string& name) const;
 };

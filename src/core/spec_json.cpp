@@ -3,7 +3,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <cmath>
+#include <stdexcept>
 #include <cstdio>
 #include <regex>
 
@@ -72,8 +74,26 @@ std::string TestJson(const TestSpec& t) {
   if (!t.values.empty()) o.List("values", t.values);
   if (t.min_rows) o.Num("min", static_cast<double>(*t.min_rows));
   if (t.max_rows) o.Num("max", static_cast<double>(*t.max_rows));
-  o.StrIf("message", t.message).Raw("position", PositionJson(t.where));
+  o.StrIf("message", t.message).StrIf("name", t.name).Raw("position", PositionJson(t.where));
   return o.Done();
+}
+
+// A YAML decimal (already matched as one) as JSON writes numbers: no "+", no leading zeros, a
+// digit on each side of the point (".5" -> 0.5, "007.50" -> 7.50, "1." -> 1.0).
+std::string JsonNumber(const std::string& v) {
+  std::string n = v[0] == '+' ? v.substr(1) : v;
+  bool negative = !n.empty() && n[0] == '-';
+  if (negative) n = n.substr(1);
+  size_t first = n.find_first_not_of('0');
+  // Strip leading zeros of the integer part, keeping one before a dot or exponent.
+  if (first == std::string::npos) first = n.size() - 1;
+  if (first > 0 && (first >= n.size() || n[first] == '.' || n[first] == 'e' || n[first] == 'E')) --first;
+  n = n.substr(first);
+  if (n[0] == '.') n = "0" + n;
+  size_t dot = n.find('.');
+  if (dot != std::string::npos && (dot + 1 == n.size() || !std::isdigit(static_cast<unsigned char>(n[dot + 1]))))
+    n.insert(dot + 1, "0");
+  return (negative ? "-" : "") + n;
 }
 
 }  // namespace
@@ -124,13 +144,16 @@ std::string YamlToJson(const YAML::Node& node) {
   if (v == "True" || v == "TRUE") return "true";
   if (v == "False" || v == "FALSE") return "false";
   if (v == "~" || v == "null" || v == "Null" || v == "NULL") return "null";
-  if (std::regex_match(v, integer)) return v[0] == '+' ? v.substr(1) : v;
+  if (std::regex_match(v, integer)) {
+    // JSON has no leading zeros ("01" -> 1); integers too long for int64 stay strings.
+    try {
+      return std::to_string(std::stoll(v));
+    } catch (const std::out_of_range&) {
+      return JsonString(v);
+    }
+  }
   if (std::regex_match(v, real)) {
-    std::string n = v[0] == '+' ? v.substr(1) : v;
-    if (n[0] == '.') n = "0" + n;
-    if (n.size() > 1 && n[0] == '-' && n[1] == '.') n = "-0" + n.substr(1);
-    if (n.back() == '.') n += "0";
-    return n;
+    return JsonNumber(v);
   }
   return JsonString(v);
 }

@@ -105,7 +105,7 @@ std::string UrlScheme(const std::string& url) {
   return Lower(url.substr(0, colon));
 }
 
-// Plain prefix match, plus a host-boundary check when the prefix stops inside the authority.
+// Looks for "%2e" in the path (case-insensitive), before any query or fragment.
 bool HasEncodedDotSegment(const std::string& url) {
   std::string lower = url.substr(0, url.find_first_of("?#"));
   std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -113,6 +113,7 @@ bool HasEncodedDotSegment(const std::string& url) {
   return lower.find("%2e") != std::string::npos;
 }
 
+// Plain prefix match, plus a host-boundary check when the prefix stops inside the authority.
 bool UrlAllowedByPrefixes(const std::string& url, const std::vector<std::string>& prefixes) {
   if (prefixes.empty()) return true;
   for (const std::string& prefix : prefixes) {

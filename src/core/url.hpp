@@ -15,13 +15,13 @@ std::string RedactUrl(const std::string& url);
 // Returns the lowercased scheme of url ("https"), or "" when it has none.
 std::string UrlScheme(const std::string& url);
 
-// True when prefixes is empty or url starts with one of them; a prefix that ends inside the
-// host part ("https://example.com") only matches at a host boundary, so it does not admit
-// "https://example.com.evil.org/" or "https://example.com@evil.org/".
 // True when the URL's path holds a percent-encoded dot ("%2e"), which a server may decode into
 // a "../" segment after the prefix check; refused while allowed prefixes are in force.
 bool HasEncodedDotSegment(const std::string& url);
 
+// True when prefixes is empty or url starts with one of them; a prefix that ends inside the
+// host part ("https://example.com") only matches at a host boundary, so it does not admit
+// "https://example.com.evil.org/" or "https://example.com@evil.org/".
 bool UrlAllowedByPrefixes(const std::string& url, const std::vector<std::string>& prefixes);
 
 }  // namespace pgpipe::core

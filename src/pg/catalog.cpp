@@ -55,10 +55,18 @@ void CheckColumnTypes(const core::PipelineSpec& spec) {
 
 void EnsureProject(const std::string& project, bool create, const std::string& source_dir,
                    const std::string& io_config_json) {
-  if (SpiScalar("SELECT 1 FROM pipeline.projects WHERE name = $1", {project})) {
-    if (create)
+  auto existing = SpiQuery(
+      "SELECT owner::text, pg_has_role(owner, 'MEMBER') FROM pipeline.projects WHERE name = $1",
+      {project});
+  if (!existing.empty()) {
+    if (create) {
+      if (existing[0][1] != SqlValue("t"))
+        throw Error(sqlstate::kInsufficientPrivilege,
+                    "project \"" + project + "\" belongs to role \"" + *existing[0][0] + "\"", "",
+                    "Import into a project of your own: pipeline.import_project(dir, 'name').");
       SpiExec("UPDATE pipeline.projects SET source_dir = $2, io_config = $3::jsonb WHERE name = $1",
               {project, source_dir, io_config_json});
+    }
     return;
   }
   if (!create)
@@ -90,19 +98,34 @@ void ResolveSharedBlocks(core::PipelineSpec& spec, const std::string& project) {
   }
 }
 
-std::string RegisterPipeline(const std::string& yaml, const std::string& project) {
+std::string RegisterPipeline(const std::string& yaml, const std::string& project,
+                             std::vector<std::string>* notices) {
   core::PipelineSpec spec = core::ParsePipelineYamlUnvalidated(yaml);
+  if (notices) notices->insert(notices->end(), spec.notices.begin(), spec.notices.end());
   EnsureProject(project, false);
   // Shared definitions written in this file are stored first, so references to them resolve.
   for (const auto& block : spec.blocks) {
     if (!block.shared || block.reference_only) continue;
+    auto owner = SpiQuery(
+        "SELECT owner::text, pg_has_role(owner, 'MEMBER') FROM pipeline.blocks "
+        "WHERE project = $1 AND pipeline_id IS NULL AND name = $2",
+        {project, block.name});
+    if (!owner.empty() && owner[0][1] != SqlValue("t"))
+      throw Error(sqlstate::kInsufficientPrivilege,
+                  "shared block \"" + block.name + "\" of project \"" + project +
+                      "\" belongs to role \"" + *owner[0][0] + "\"",
+                  "", "Reference it as {name: " + block.name +
+                          ", shared: true}, or give your block another name.");
+    core::BlockSpec unlinked = block;  // links are per pipeline, not part of the shared body
+    unlinked.upstream.clear();
+    unlinked.downstream.clear();
     SpiExec(
         "INSERT INTO pipeline.blocks (project, pipeline_id, name, type, definition, yaml) "
         "VALUES ($1, NULL, $2, $3, $4::jsonb, $5) "
         "ON CONFLICT (project, pipeline_id, name) DO UPDATE SET type = excluded.type, "
         "definition = excluded.definition, yaml = excluded.yaml, updated_at = now() "
         "WHERE (blocks.definition, blocks.yaml) IS DISTINCT FROM (excluded.definition, excluded.yaml)",
-        {project, block.name, core::BlockTypeName(block.type), core::BlockToJson(block),
+        {project, block.name, core::BlockTypeName(block.type), core::BlockToJson(unlinked),
          core::SharedBlockYaml(block)});
   }
   ResolveSharedBlocks(spec, project);

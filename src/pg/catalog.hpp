@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/spec.hpp"
 
@@ -17,8 +18,10 @@ struct StoredPipeline {
 };
 
 // Validates `yaml` and stores it as the new current version of its pipeline in `project`
-// (unchanged text keeps the current version). Returns the pipeline name.
-std::string RegisterPipeline(const std::string& yaml, const std::string& project);
+// (unchanged text keeps the current version). Returns the pipeline name; what was accepted but
+// ignored (Mage keys with no meaning here) is appended to `notices`.
+std::string RegisterPipeline(const std::string& yaml, const std::string& project,
+                             std::vector<std::string>* notices = nullptr);
 
 // The current version of pipeline `name` in `project`, parsed and resolved; throws 42704 if absent.
 StoredPipeline LoadPipeline(const std::string& project, const std::string& name);

@@ -326,8 +326,10 @@ LoadResult LoadCsv(const LoadRequest& request) {
         throw Error(sqlstate::kBadCopyFileFormat,
                     "the file's header does not match table " + request.target, check.Detail(),
                     "Make the columns of the file and of the table agree, or load into a new table.");
+      header = check.columns;
+    } else {
+      header = target_columns;
     }
-    if (!source.header) header = target_columns;
     g_active = &active;
     result.rows = PgCall([&] {
       List* attnames = NIL;

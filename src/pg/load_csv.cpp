@@ -6,6 +6,7 @@ extern "C" {
 #include "utils/jsonb.h"
 }
 
+#include "core/error.hpp"
 #include "core/pipeline_yaml.hpp"
 #include "pg/boundary.hpp"
 #include "pg/copy_bridge.hpp"
@@ -24,6 +25,9 @@ PGPIPE_FUNCTION(pipeline_load_csv) {
     });
     options_json = json;
   }
+  if (pg::ArgIsNull(fcinfo, 0) || pg::ArgIsNull(fcinfo, 1))
+    throw core::Error(core::sqlstate::kInvalidParameterValue,
+                      std::string(pg::ArgIsNull(fcinfo, 0) ? "url" : "target") + " must not be NULL");
   request.source = core::ParseLoadOptionsJson(options_json);
   request.source.url = pg::TextArg(fcinfo, 0);
   request.target = pg::TextArg(fcinfo, 1);

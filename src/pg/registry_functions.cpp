@@ -11,6 +11,8 @@ extern "C" {
 #include "utils/builtins.h"
 }
 
+#include <algorithm>
+
 #include "core/dag.hpp"
 #include "core/error.hpp"
 #include "core/mage_project.hpp"
@@ -24,13 +26,32 @@ extern "C" {
 using namespace pgpipe;
 using core::Error;
 
+namespace {
+
+// One NOTICE naming the Mage keys the files had that mean nothing here.
+void ReportIgnored(std::vector<std::string> keys) {
+  if (keys.empty()) return;
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  std::string list;
+  for (const auto& k : keys) list += (list.empty() ? "" : ", ") + k;
+  const char* l = list.c_str();
+  pg::PgCall([&] {
+    ereport(NOTICE, (errmsg("ignored Mage keys that pg_pipeline does not use: %s", l)));
+  });
+}
+
+}  // namespace
+
 // pipeline.register(yaml text, project text) returns text: the pipeline's name.
 PGPIPE_FUNCTION(pipeline_register) {
   std::string yaml = pg::TextArg(fcinfo, 0);
   std::string project = pg::TextArg(fcinfo, 1);
   pg::SpiSession spi;
-  std::string name = pg::RegisterPipeline(yaml, project);
+  std::vector<std::string> notices;
+  std::string name = pg::RegisterPipeline(yaml, project, &notices);
   spi.Finish();
+  ReportIgnored(notices);
   return pg::TextResult(name);
 }
 
@@ -71,15 +92,16 @@ PGPIPE_FUNCTION(pipeline_import_project) {
 
   pg::SpiSession spi;
   pg::EnsureProject(project.name, true, dir, project.io_config_json);
-  std::vector<std::string> names;
+  std::vector<std::string> names, notices;
   for (const auto& pipeline : project.pipelines) {
     try {
-      names.push_back(pg::RegisterPipeline(pipeline.yaml, project.name));
+      names.push_back(pg::RegisterPipeline(pipeline.yaml, project.name, &notices));
     } catch (const Error& e) {
       throw e.WithContext("importing \"" + pipeline.metadata_path + "\"");
     }
   }
   spi.Finish();
+  ReportIgnored(notices);
 
   ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
   pg::PgCall([&] { InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC); });

@@ -29,7 +29,7 @@ SELECT is(
 
 SELECT ok(
   (SELECT bool_and(relrowsecurity) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = 'pipeline' AND relname IN ('pipelines', 'pipeline_versions', 'blocks', 'runs', 'block_runs', 'run_log')),
+    WHERE n.nspname = 'pipeline' AND relname IN ('projects', 'pipelines', 'pipeline_versions', 'blocks', 'runs', 'block_runs', 'run_log')),
   'row-level security is on for every per-role table');
 SELECT ok(NOT has_function_privilege('public', 'pipeline.register(text, text)', 'EXECUTE'),
   'PUBLIC cannot register');
@@ -37,8 +37,8 @@ SELECT ok(has_function_privilege('pipeline_user', 'pipeline.register(text, text)
   'pipeline_user can register');
 SELECT ok(NOT has_function_privilege('pipeline_user', 'pipeline._boundary_selftest(text)', 'EXECUTE'),
   'the boundary selftest is for superusers only');
-SELECT ok(NOT has_table_privilege('pipeline_user', 'pipeline.projects', 'INSERT'),
-  'projects are created through functions, not by hand');
+SELECT ok(NOT has_column_privilege('pipeline_user', 'pipeline.projects', 'owner', 'INSERT'),
+  'a project''s owner is whoever creates it');
 
 SELECT results_eq($$SELECT name FROM pipeline.projects$$, ARRAY['default'], 'the default project exists');
 

@@ -38,3 +38,11 @@ TEST(CsvHeader, DuplicateHeaderNameCountsAsExtra) {
   HeaderCheck c = CheckHeader({"a", "a"}, {"a"}, {});
   EXPECT_EQ(c.extra, (std::vector<std::string>{"a"}));
 }
+
+TEST(CsvHeader, FallsBackToAnUnambiguousCaseInsensitiveMatch) {
+  HeaderCheck c = CheckHeader({"VendorID", "passenger_count"}, {"vendorid", "passenger_count"}, {});
+  EXPECT_TRUE(c.ok());
+  EXPECT_EQ(c.columns, (std::vector<std::string>{"vendorid", "passenger_count"}));
+  HeaderCheck ambiguous = CheckHeader({"Id"}, {"id", "ID"}, {});
+  EXPECT_EQ(ambiguous.extra, (std::vector<std::string>{"Id"}));
+}
