@@ -348,3 +348,88 @@ GRANT EXECUTE ON FUNCTION
   pipeline._owner_of(text, text), pipeline.load_csv(text, text, jsonb)
   TO pipeline_user;
 GRANT SELECT ON pipeline.load_progress TO pipeline_user;
+
+-------------------------------------------------------------------------------------------------
+-- Running pipelines
+-------------------------------------------------------------------------------------------------
+
+CREATE SCHEMA pipeline_staging;
+COMMENT ON SCHEMA pipeline_staging IS 'block outputs of runs (UNLOGGED tables and views), dropped after success';
+GRANT USAGE, CREATE ON SCHEMA pipeline_staging TO pipeline_user;
+
+CREATE TABLE pipeline.block_attempts (
+  run_id      bigint NOT NULL REFERENCES pipeline.runs ON DELETE CASCADE,
+  block_name  text NOT NULL,
+  attempt     integer NOT NULL CHECK (attempt > 0),
+  status      text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'succeeded', 'failed', 'cancelled')),
+  started_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+  finished_at timestamptz CHECK (finished_at >= started_at),
+  error       text,
+  sqlstate    text CHECK (sqlstate ~ '^[0-9A-Z]{5}$'),
+  PRIMARY KEY (run_id, block_name, attempt)
+);
+COMMENT ON TABLE pipeline.block_attempts IS 'every attempt of every block run, with its outcome (retries show here)';
+COMMENT ON COLUMN pipeline.block_attempts.run_id IS 'the run';
+COMMENT ON COLUMN pipeline.block_attempts.block_name IS 'the block';
+COMMENT ON COLUMN pipeline.block_attempts.attempt IS 'attempt number, 1 for the first try';
+COMMENT ON COLUMN pipeline.block_attempts.status IS 'running, succeeded, failed or cancelled';
+COMMENT ON COLUMN pipeline.block_attempts.started_at IS 'when the attempt started';
+COMMENT ON COLUMN pipeline.block_attempts.finished_at IS 'when it ended';
+COMMENT ON COLUMN pipeline.block_attempts.error IS 'why it failed';
+COMMENT ON COLUMN pipeline.block_attempts.sqlstate IS 'SQLSTATE of that error';
+ALTER TABLE pipeline.block_attempts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_block_attempts ON pipeline.block_attempts
+  USING (EXISTS (SELECT FROM pipeline.runs r WHERE r.run_id = block_attempts.run_id))
+  WITH CHECK (EXISTS (SELECT FROM pipeline.runs r WHERE r.run_id = block_attempts.run_id));
+GRANT SELECT, INSERT, UPDATE, DELETE ON pipeline.block_attempts TO pipeline_user;
+SELECT pg_catalog.pg_extension_config_dump('pipeline.block_attempts', '');
+
+CREATE FUNCTION pipeline.run(name text, variables jsonb DEFAULT '{}', project text DEFAULT 'default')
+RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pipeline_run';
+COMMENT ON FUNCTION pipeline.run(text, jsonb, text) IS
+  'run a pipeline now, in a background worker as the calling role, and wait; returns the run id, or raises the failing block''s error (the run stays recorded)';
+
+-- Secrets: values only their owner can read, for {{ secret('name') }} in templates.
+CREATE TABLE pipeline.secrets (
+  owner  regrole NOT NULL DEFAULT current_user::regrole,
+  name   text NOT NULL,
+  value  text NOT NULL,
+  PRIMARY KEY (owner, name)
+);
+COMMENT ON TABLE pipeline.secrets IS 'named secret values for templates ({{ secret(''name'') }}); each role sees only its own';
+COMMENT ON COLUMN pipeline.secrets.owner IS 'role the secret belongs to';
+COMMENT ON COLUMN pipeline.secrets.name IS 'the name templates use';
+COMMENT ON COLUMN pipeline.secrets.value IS 'the secret';
+ALTER TABLE pipeline.secrets ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_secrets ON pipeline.secrets
+  USING (owner = current_user::regrole) WITH CHECK (owner = current_user::regrole);
+GRANT SELECT, INSERT, UPDATE, DELETE ON pipeline.secrets TO pipeline_user;
+SELECT pg_catalog.pg_extension_config_dump('pipeline.secrets', '');
+
+CREATE FUNCTION pipeline.set_secret(name text, value text) RETURNS void LANGUAGE sql VOLATILE STRICT
+BEGIN ATOMIC
+  INSERT INTO pipeline.secrets (name, value) VALUES (set_secret.name, set_secret.value)
+    ON CONFLICT (owner, name) DO UPDATE SET value = excluded.value;
+END;
+COMMENT ON FUNCTION pipeline.set_secret(text, text) IS 'store (or replace) a secret of the current role';
+
+CREATE FUNCTION pipeline.secret(name text) RETURNS text LANGUAGE plpgsql STABLE STRICT AS $$
+DECLARE v text;
+BEGIN
+  SELECT s.value INTO v FROM pipeline.secrets s WHERE s.owner = current_user::regrole AND s.name = secret.name;
+  IF v IS NULL THEN
+    RAISE EXCEPTION 'secret "%" does not exist', secret.name
+      USING ERRCODE = 'undefined_object', HINT = 'Store it with pipeline.set_secret(name, value).';
+  END IF;
+  RETURN v;
+END $$;
+COMMENT ON FUNCTION pipeline.secret(text) IS 'the current role''s secret of that name, for templates';
+
+CREATE FUNCTION pipeline.env_var(name text) RETURNS text LANGUAGE c STABLE STRICT
+  AS 'MODULE_PATHNAME', 'pipeline_env_var';
+COMMENT ON FUNCTION pipeline.env_var(text) IS
+  'the server process''s environment variable (superusers and members of pg_read_server_files), as Mage''s env_var';
+
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pipeline FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pipeline.run(text, jsonb, text), pipeline.set_secret(text, text),
+  pipeline.secret(text), pipeline.env_var(text) TO pipeline_user;

@@ -11,7 +11,7 @@ extern "C" {
 
 namespace pgpipe::pg {
 
-GucValues guc = {10000, 1, 30, 5, 0, nullptr};
+GucValues guc = {10000, 1, 30, 5, 0, nullptr, 86400};
 
 void DefineGucs() {
   DefineCustomIntVariable("pipeline.connect_timeout", "Time allowed to connect to an HTTP source.",
@@ -36,6 +36,10 @@ void DefineGucs() {
       "pipeline.allowed_url_prefixes",
       "Comma-separated URL prefixes that roles other than superusers may fetch; empty allows any.",
       nullptr, &guc.allowed_url_prefixes, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("pipeline.staging_retention",
+                          "How long the staging tables of a failed run are kept for inspection.",
+                          nullptr, &guc.staging_retention_s, 86400, 0, INT_MAX, PGC_USERSET,
+                          GUC_UNIT_S, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("pipeline");
 }
 

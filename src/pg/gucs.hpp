@@ -14,6 +14,7 @@ struct GucValues {
   int max_redirects;
   int max_download_mb;      // 0 = no limit
   char* allowed_url_prefixes;  // comma-separated; empty = any (superuser-set)
+  int staging_retention_s;     // how long a failed run's staging is kept
 };
 extern GucValues guc;
 

@@ -83,6 +83,26 @@ uint64_t SpiExec(const std::string& sql, const std::vector<SqlValue>& params) {
   return RunRaw(sql, params).rows;
 }
 
+std::vector<std::string> SpiColumnNames(const std::string& sql) {
+  const char* query = sql.c_str();
+  struct Names {
+    int count;
+    char** names;
+  };
+  Names raw = PgCall([&]() -> Names {
+    int rc = SPI_execute(query, false, 0);
+    if (rc < 0) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
+    if (SPI_tuptable == nullptr) return Names{0, nullptr};
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    Names out = {desc->natts, static_cast<char**>(palloc(sizeof(char*) * (desc->natts + 1)))};
+    for (int i = 0; i < desc->natts; ++i) out.names[i] = SPI_fname(desc, i + 1);
+    return out;
+  });
+  std::vector<std::string> names;
+  for (int i = 0; i < raw.count; ++i) names.emplace_back(raw.names[i]);
+  return names;
+}
+
 SqlValue SpiScalar(const std::string& sql, const std::vector<SqlValue>& params) {
   auto rows = SpiQuery(sql, params);
   if (rows.empty() || rows[0].empty()) return std::nullopt;

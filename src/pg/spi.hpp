@@ -31,6 +31,10 @@ std::vector<SqlRow> SpiQuery(const std::string& sql, const std::vector<SqlValue>
 // Runs `sql` and returns the number of rows it processed.
 uint64_t SpiExec(const std::string& sql, const std::vector<SqlValue>& params = {});
 
+// The names of the columns `sql` returns (it is planned, not run: wrap it in LIMIT 0 yourself
+// when that matters).
+std::vector<std::string> SpiColumnNames(const std::string& sql);
+
 // The single value of a one-row, one-column query, or nullopt when there is no row or it is NULL.
 SqlValue SpiScalar(const std::string& sql, const std::vector<SqlValue>& params = {});
 

@@ -1,0 +1,674 @@
+// The executor: see executor.hpp for the run and block state machines.
+extern "C" {
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
+#include "utils/wait_event.h"
+}
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "core/dag.hpp"
+#include "core/error.hpp"
+#include "core/http_source.hpp"
+#include "core/pipeline_yaml.hpp"
+#include "core/render.hpp"
+#include "core/spec_json.hpp"
+#include "core/sql_text.hpp"
+#include "core/test_plan.hpp"
+#include "core/validate.hpp"
+#include "pg/catalog.hpp"
+#include "pg/copy_bridge.hpp"
+#include "pg/executor.hpp"
+#include "pg/gucs.hpp"
+#include "pg/spi.hpp"
+#include "pg/txn.hpp"
+
+namespace pgpipe::pg {
+
+volatile bool g_cancel_requested = false;
+
+namespace {
+
+using core::BlockSpec;
+using core::BlockType;
+using core::Error;
+namespace sqlstate = core::sqlstate;
+
+constexpr const char* kTestFailed = "P0004";  // assert_failure: a block's test said no
+
+struct BlockState {
+  const BlockSpec* spec = nullptr;
+  std::string status = "pending";
+  std::string relation;  // quoted name of the block's output relation
+  int64_t rows_out = -1;
+  bool said_false = false;  // a conditional that evaluated false
+};
+
+struct Run {
+  int64_t id = 0;
+  std::string project;
+  core::PipelineSpec spec;
+  std::string variables_select;
+  std::map<std::string, BlockState> blocks;
+  std::map<std::string, int> consumers;
+};
+
+struct LogLine {
+  std::string level;
+  std::string message;
+};
+
+struct AttemptResult {
+  int64_t rows_in = -1;
+  int64_t rows_out = -1;
+  int64_t bytes = -1;
+  std::vector<LogLine> log;
+};
+
+std::string Num(int64_t n) { return std::to_string(n); }
+int64_t ToInt(const SqlValue& v) { return v ? std::stoll(*v) : 0; }
+
+// The staging relation of `block` in run `run_id`, quoted: pipeline_staging."r12_block".
+std::string StagingName(int64_t run_id, const std::string& block) {
+  std::string name = "r" + Num(run_id) + "_" + block;
+  if (name.size() > 63) name.resize(63);
+  return "pipeline_staging." + core::QuoteIdent(name);
+}
+
+// Drops a staging relation, whichever kind it is, if it exists.
+void DropRelation(const std::string& relation) {
+  SqlValue drop = SpiScalar(
+      "SELECT format('DROP %s %s CASCADE', CASE relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END, "
+      "oid::regclass) FROM pg_class WHERE oid = to_regclass($1)",
+      {relation});
+  if (drop) SpiExec(*drop);
+}
+
+void WriteLog(int64_t run_id, const std::string& block, const LogLine& line) {
+  SpiExec("INSERT INTO pipeline.run_log (run_id, block_name, level, message) "
+          "VALUES ($1::bigint, NULLIF($2, ''), $3, $4)",
+          {Num(run_id), block, line.level, line.message});
+}
+
+// Sleeps, serving interrupts; a cancel request ends the sleep with an error.
+void Sleep(double seconds) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!g_cancel_requested) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    until - std::chrono::steady_clock::now()).count();
+    if (left <= 0) return;
+    long wait_ms = static_cast<long>(std::min<long long>(left, 1000));
+    PgCall([wait_ms] {
+      int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms,
+                         PG_WAIT_EXTENSION);
+      if (rc & WL_LATCH_SET) ResetLatch(MyLatch);
+      CHECK_FOR_INTERRUPTS();
+    });
+  }
+  throw Error(sqlstate::kQueryCanceled, "run cancelled");
+}
+
+void ReportActivity(const std::string& what) {
+  const char* text = what.c_str();
+  PgCall([text] { pgstat_report_activity(STATE_RUNNING, text); });
+}
+
+// Renders a template of `block` with the run's variables and the outputs of its upstream.
+std::string Render(Run& run, const BlockSpec& block, const std::string& text,
+                   const std::string& what, const std::string& self = {}) {
+  auto relation_of = [&](const std::string& name) -> std::optional<std::string> {
+    if (name == "self" && !self.empty()) return self;
+    auto it = run.blocks.find(name);
+    if (it != run.blocks.end() && it->first != block.name) return it->second.relation;
+    return std::nullopt;
+  };
+  core::RenderPlan plan = core::PlanRender(text, what, relation_of, run.variables_select);
+  std::vector<std::optional<std::string>> values;
+  if (!plan.eval_sql.empty()) {
+    std::vector<SqlRow> rows;
+    try {
+      rows = SpiQuery(plan.eval_sql);
+    } catch (const Error& e) {
+      if (auto name = core::MissingVariable(e.message()))
+        throw Error(sqlstate::kUndefinedParameter,
+                    "a template in " + what + " uses \"" + *name +
+                        "\", which is not a variable of this run",
+                    "", "Define it under variables: in the pipeline file, or pass it: "
+                        "pipeline.run('" + run.spec.name + "', '{\"" + *name + "\": ...}').");
+      throw e.WithContext("evaluating the templates of " + what);
+    }
+    if (!rows.empty()) values.assign(rows[0].begin(), rows[0].end());
+  }
+  return core::FinishRender(plan, values);
+}
+
+// Runs the tests of `block` on `self`; counts the output too when `count_rows`. Throws P0004
+// naming the first failing test.
+void RunTests(Run& run, const BlockSpec& block, const std::string& self, bool count_rows,
+              AttemptResult& result) {
+  core::TestPlan plan = core::PlanTests(block, self, count_rows);
+  std::vector<int64_t> counts;
+  if (!plan.count_sql.empty()) {
+    auto rows = SpiQuery(plan.count_sql);
+    for (const auto& v : rows.at(0)) counts.push_back(ToInt(v));
+    result.rows_out = counts.at(0);
+  }
+  int index = 0;
+  for (const auto& planned : plan.tests) {
+    ++index;
+    int64_t offending = 0;
+    std::optional<bool> boolean;
+    if (planned.row_count) {
+      offending = counts.at(0);
+    } else if (planned.count_column >= 0) {
+      offending = counts.at(planned.count_column);
+    } else {
+      std::string sql = Render(run, block, planned.own_sql,
+                               "test " + Num(index) + " of block \"" + block.name + "\"", self);
+      auto rows = SpiQuery(sql);
+      if (rows.size() == 1 && rows[0].size() == 1 && rows[0][0] &&
+          (*rows[0][0] == "t" || *rows[0][0] == "f") && planned.test->kind == "assert") {
+        boolean = *rows[0][0] == "t";
+      } else if (planned.test->kind == "unique") {
+        offending = rows.empty() ? 0 : ToInt(rows[0][0]);
+      } else {
+        offending = static_cast<int64_t>(rows.size());  // dbt style: the offending rows
+      }
+    }
+    if (auto failure = core::JudgeTest(planned, offending, boolean))
+      throw Error(kTestFailed, "block \"" + block.name + "\" test failed: " + *failure);
+    result.log.push_back({"info", "test passed: " + core::DescribeTest(*planned.test)});
+  }
+}
+
+// The relation an exporter publishes from: its own SQL, else its single upstream's output.
+std::string ExportSource(Run& run, const BlockSpec& block) {
+  if (!block.sql.empty())
+    return "(" + Render(run, block, block.sql, "sql of block \"" + block.name + "\"") +
+           ") AS pipeline_source";
+  return run.blocks.at(block.upstream.at(0)).relation;
+}
+
+// Publishes in the current transaction: replace builds the new table and swaps it in, append
+// inserts, fail refuses an existing table. Tests run before the publish is committed.
+void Export(Run& run, const BlockSpec& block, AttemptResult& result) {
+  const core::TargetSpec& t = *block.target;
+  std::string source = ExportSource(run, block);
+  std::string target = core::QualifiedName(t.schema, t.table);
+  SpiExec("CREATE SCHEMA IF NOT EXISTS " + core::QuoteIdent(t.schema));
+  bool exists = SpiScalar("SELECT to_regclass($1) IS NOT NULL", {target}) == SqlValue("t");
+  if (t.if_exists == "fail" && exists)
+    throw Error(sqlstate::kDuplicateObject,
+                "target " + t.schema + "." + t.table + " already exists (if_exists: fail)", "",
+                "Use if_exists: replace or append, or drop the table.");
+  if (t.if_exists == "append") {
+    if (!exists) SpiExec("CREATE TABLE " + target + " AS SELECT * FROM " + source + " WITH NO DATA");
+    std::vector<std::string> columns = SpiColumnNames("SELECT * FROM " + source + " LIMIT 0");
+    RunTests(run, block, source, false, result);
+    std::string list = core::IdentList(columns);
+    result.rows_out = static_cast<int64_t>(
+        SpiExec("INSERT INTO " + target + " (" + list + ") SELECT " + list + " FROM " + source));
+    result.log.push_back({"info", "appended " + Num(result.rows_out) + " rows to " + t.schema + "." + t.table});
+    return;
+  }
+  if (t.if_exists == "fail" || !exists) {
+    result.rows_out = static_cast<int64_t>(SpiExec("CREATE TABLE " + target + " AS SELECT * FROM " + source));
+    RunTests(run, block, target, false, result);
+    result.log.push_back({"info", "created " + t.schema + "." + t.table + " with " + Num(result.rows_out) + " rows"});
+    return;
+  }
+  // replace: the new table is built beside the old one and renamed over it at commit.
+  std::string fresh_name = t.table.substr(0, 50) + "_pgp_new";
+  std::string fresh = core::QualifiedName(t.schema, fresh_name);
+  SpiExec("DROP TABLE IF EXISTS " + fresh);
+  result.rows_out = static_cast<int64_t>(SpiExec("CREATE TABLE " + fresh + " AS SELECT * FROM " + source));
+  RunTests(run, block, fresh, false, result);
+  try {
+    SpiExec("DROP TABLE " + target);
+  } catch (const Error& e) {
+    if (e.sqlstate() != "2BP01") throw;
+    throw Error(e.sqlstate(), "cannot replace " + t.schema + "." + t.table + ": other objects depend on it",
+                e.detail(), "Drop the dependent objects, or use if_exists: append.");
+  }
+  SpiExec("ALTER TABLE " + fresh + " RENAME TO " + core::QuoteIdent(t.table));
+  result.log.push_back({"info", "replaced " + t.schema + "." + t.table + " with " + Num(result.rows_out) + " rows"});
+}
+
+// Evaluates a boolean condition: a query (its first value) or an expression.
+bool EvaluateCondition(Run& run, const BlockSpec& block) {
+  // A query becomes a scalar subquery, an expression stays one: both read as "SELECT (...)".
+  std::string sql = Render(run, block, block.sql, "sql of block \"" + block.name + "\"");
+  SqlValue v = SpiScalar("SELECT (" + sql + ")::boolean");
+  return v == SqlValue("t");
+}
+
+// Whether the sensor's URL answers with success now.
+bool ProbeUrl(const std::string& url) {
+  core::FetchOptions opts;
+  opts.url = url;
+  opts.compression = "none";
+  opts.connect_timeout_ms = guc.connect_timeout_ms;
+  opts.timeout_ms = 30000;
+  try {
+    core::HttpSource source(opts);
+    source.Start();
+    char buf[1024];
+    for (;;) {
+      int n = source.Read(buf, sizeof buf);
+      if (n != core::HttpSource::kWouldBlock) return true;  // any body byte, or its end
+      int fd = source.ReadyFd();
+      PgCall([fd] {
+        int rc = WaitLatchOrSocket(MyLatch, WL_LATCH_SET | WL_SOCKET_READABLE | WL_TIMEOUT |
+                                                WL_EXIT_ON_PM_DEATH,
+                                   fd, 1000L, PG_WAIT_EXTENSION);
+        if (rc & WL_LATCH_SET) ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+      });
+    }
+  } catch (const Error& e) {
+    if (e.sqlstate() == sqlstate::kQueryCanceled) throw;
+    return false;
+  }
+}
+
+// One attempt at a block, in the current transaction.
+AttemptResult ExecuteBlock(Run& run, BlockState& state) {
+  const BlockSpec& b = *state.spec;
+  AttemptResult result;
+  const std::string label = "block \"" + b.name + "\"";
+  if (b.timeout_s > 0 && b.type != BlockType::kSensor)
+    SpiExec("SELECT set_config('statement_timeout', $1, true)",
+            {Num(static_cast<int64_t>(std::ceil(b.timeout_s * 1000)))});
+  int64_t rows_in = 0;
+  bool have_rows_in = false;
+  for (const auto& up : b.upstream) {
+    const BlockState& u = run.blocks.at(up);
+    if (u.rows_out >= 0) {
+      rows_in += u.rows_out;
+      have_rows_in = true;
+    }
+  }
+  if (have_rows_in) result.rows_in = rows_in;
+
+  switch (b.type) {
+    case BlockType::kDataLoader: {
+      state.relation = StagingName(run.id, b.name);
+      DropRelation(state.relation);
+      if (b.source) {
+        LoadRequest request;
+        request.source = *b.source;
+        request.source.url = Render(run, b, b.source->url, "url of " + label);
+        request.target = state.relation;
+        request.create = true;
+        request.unlogged = true;
+        LoadResult loaded = LoadCsv(request);
+        result.rows_out = static_cast<int64_t>(loaded.rows);
+        result.bytes = loaded.bytes_downloaded;
+        char line[512];
+        std::snprintf(line, sizeof line,
+                      "loaded %lld rows in %.2f s (%.1f MB downloaded, %.1f MB of CSV)",
+                      static_cast<long long>(loaded.rows), loaded.seconds,
+                      loaded.bytes_downloaded / 1e6, loaded.bytes_decompressed / 1e6);
+        result.log.push_back({"info", line});
+      } else {
+        std::string sql = Render(run, b, b.sql, "sql of " + label);
+        result.rows_out = static_cast<int64_t>(
+            SpiExec("CREATE UNLOGGED TABLE " + state.relation + " AS " + sql));
+        result.log.push_back({"info", "loaded " + Num(result.rows_out) + " rows"});
+      }
+      RunTests(run, b, state.relation, false, result);
+      break;
+    }
+    case BlockType::kTransformer: {
+      state.relation = StagingName(run.id, b.name);
+      DropRelation(state.relation);
+      std::string sql = Render(run, b, b.sql, "sql of " + label);
+      bool table = b.materialize == "table" || run.consumers[b.name] > 1;
+      if (table) {
+        result.rows_out = static_cast<int64_t>(
+            SpiExec("CREATE UNLOGGED TABLE " + state.relation + " AS " + sql));
+      } else {
+        SpiExec("CREATE VIEW " + state.relation + " AS " + sql);
+      }
+      RunTests(run, b, state.relation, !table && !b.tests.empty(), result);
+      if (result.rows_out >= 0 && result.rows_in >= 0)
+        result.log.push_back({"info", Num(result.rows_in) + " rows in, " + Num(result.rows_out) +
+                                          " out (" + Num(result.rows_in - result.rows_out) +
+                                          " dropped)"});
+      break;
+    }
+    case BlockType::kDataExporter:
+      Export(run, b, result);
+      state.relation = core::QualifiedName(b.target->schema, b.target->table);
+      break;
+    case BlockType::kConditional:
+      state.said_false = !EvaluateCondition(run, b);
+      result.log.push_back({"info", std::string("condition is ") + (state.said_false ? "false: downstream blocks are skipped" : "true")});
+      break;
+    case BlockType::kSensor:
+    case BlockType::kCallback:
+      break;  // driven by ExecuteRun: they span several transactions or depend on the run
+  }
+  return result;
+}
+
+void MarkBlock(Run& run, const std::string& block, const std::string& status,
+               const std::string& error = {}) {
+  run.blocks.at(block).status = status;
+  SpiExec("UPDATE pipeline.block_runs SET status = $3, finished_at = clock_timestamp(), "
+          "error = NULLIF($4, '') WHERE run_id = $1::bigint AND block_name = $2",
+          {Num(run.id), block, status, error});
+}
+
+// Sensor: polls until its condition holds or its timeout passes; each poll commits on its own.
+AttemptResult RunSensor(Run& run, BlockState& state) {
+  const BlockSpec& b = *state.spec;
+  double interval = b.interval_s > 0 ? b.interval_s : 10;
+  double timeout = b.timeout_s > 0 ? b.timeout_s : 600;
+  auto started = std::chrono::steady_clock::now();
+  AttemptResult result;
+  for (int poll = 1;; ++poll) {
+    bool ready = false;
+    InTransaction([&] {
+      if (!b.sensor_url.empty())
+        ready = ProbeUrl(Render(run, b, b.sensor_url, "url of block \"" + b.name + "\""));
+      else
+        ready = EvaluateCondition(run, b);
+    });
+    double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (ready) {
+      result.log.push_back({"info", "condition met after " + Num(poll) + " poll" + (poll == 1 ? "" : "s")});
+      return result;
+    }
+    if (waited + interval > timeout)
+      throw Error(sqlstate::kQueryCanceled,
+                  "sensor \"" + b.name + "\" timed out after " + Num(static_cast<int64_t>(waited)) +
+                      " s (" + Num(poll) + " polls)",
+                  "", "Raise its timeout, or check what it waits for.");
+    Sleep(interval);
+  }
+}
+
+// Callback: on_success when every upstream succeeded (or the run did, for a pipeline-level
+// callback), on_failure otherwise.
+AttemptResult RunCallback(Run& run, BlockState& state, bool success) {
+  const BlockSpec& b = *state.spec;
+  AttemptResult result;
+  const std::string& sql = success ? b.on_success : b.on_failure;
+  if (sql.empty()) {
+    result.log.push_back({"info", std::string("no ") + (success ? "on_success" : "on_failure") + " action"});
+    return result;
+  }
+  InTransaction([&] {
+    SpiExec(Render(run, b, sql, std::string(success ? "on_success" : "on_failure") + " of block \"" + b.name + "\""));
+  });
+  result.log.push_back({"info", std::string("ran ") + (success ? "on_success" : "on_failure")});
+  return result;
+}
+
+// Runs a block with its retries; returns true when it succeeded. Every attempt is recorded.
+bool RunBlock(Run& run, BlockState& state, Error* failure, bool callback_success = true) {
+  const BlockSpec& b = *state.spec;
+  const core::RetrySpec& retry = b.retry;
+  for (int attempt = 1;; ++attempt) {
+    InTransaction([&] {
+      SpiExec("UPDATE pipeline.block_runs SET status = 'running', attempt = $3::int, "
+              "started_at = clock_timestamp(), finished_at = NULL, worker_pid = pg_backend_pid() "
+              "WHERE run_id = $1::bigint AND block_name = $2",
+              {Num(run.id), b.name, Num(attempt)});
+      SpiExec("INSERT INTO pipeline.block_attempts (run_id, block_name, attempt) VALUES ($1::bigint, $2, $3::int)",
+              {Num(run.id), b.name, Num(attempt)});
+    });
+    ReportActivity("pg_pipeline run " + Num(run.id) + ": block " + b.name);
+    AttemptResult result;
+    std::optional<Error> error;
+    try {
+      if (b.type == BlockType::kSensor)
+        result = RunSensor(run, state);
+      else if (b.type == BlockType::kCallback)
+        result = RunCallback(run, state, callback_success);
+      else
+        InTransaction([&] { result = ExecuteBlock(run, state); });
+    } catch (const Error& e) {
+      error = e;
+    }
+    if (!error) {
+      state.rows_out = result.rows_out;
+      InTransaction([&] {
+        SpiExec("UPDATE pipeline.block_runs SET status = 'succeeded', finished_at = clock_timestamp(), "
+                "rows_in = NULLIF($3::bigint, -1), rows_out = NULLIF($4::bigint, -1), "
+                "bytes = NULLIF($5::bigint, -1), output_relation = NULLIF($6, ''), error = NULL, "
+                "sqlstate = NULL, error_detail = NULL WHERE run_id = $1::bigint AND block_name = $2",
+                {Num(run.id), b.name, Num(result.rows_in), Num(result.rows_out), Num(result.bytes), state.relation});
+        SpiExec("UPDATE pipeline.block_attempts SET status = 'succeeded', finished_at = clock_timestamp() "
+                "WHERE run_id = $1::bigint AND block_name = $2 AND attempt = $3::int",
+                {Num(run.id), b.name, Num(attempt)});
+        for (const auto& line : result.log) WriteLog(run.id, b.name, line);
+      });
+      state.status = "succeeded";
+      return true;
+    }
+    bool cancelled = g_cancel_requested;
+    bool retryable = !cancelled && error->sqlstate() != kTestFailed && attempt <= retry.retries;
+    double delay = retry.delay_s * (retry.exponential_backoff ? std::pow(2.0, attempt - 1) : 1.0);
+    if (retry.max_delay_s > 0) delay = std::min(delay, retry.max_delay_s);
+    std::string detail = error->detail();
+    if (!error->context().empty()) detail += (detail.empty() ? "" : "\n") + error->context();
+    InTransaction([&] {
+      SpiExec("UPDATE pipeline.block_attempts SET status = $4, finished_at = clock_timestamp(), "
+              "error = $5, sqlstate = $6 WHERE run_id = $1::bigint AND block_name = $2 AND attempt = $3::int",
+              {Num(run.id), b.name, Num(attempt), cancelled ? "cancelled" : "failed", error->message(), error->sqlstate()});
+      SpiExec("UPDATE pipeline.block_runs SET status = $3, finished_at = clock_timestamp(), error = $4, "
+              "sqlstate = $5, error_detail = NULLIF($6, '') WHERE run_id = $1::bigint AND block_name = $2",
+              {Num(run.id), b.name, cancelled ? "cancelled" : (retryable ? "running" : "failed"),
+               error->message(), error->sqlstate(), detail});
+      std::string line = "attempt " + Num(attempt) + " failed: " + error->message();
+      if (retryable) {
+        char wait[64];
+        std::snprintf(wait, sizeof wait, "; retrying in %.1f s", delay);
+        line += wait;
+      } else if (!cancelled && error->sqlstate() == kTestFailed && attempt <= retry.retries) {
+        line += "; not retried: a failing test is not transient";
+      }
+      WriteLog(run.id, b.name, {"error", line});
+    });
+    state.status = cancelled ? "cancelled" : "failed";
+    if (!retryable) {
+      // The run's error names the block; a test failure already does.
+      *failure = error->sqlstate() == kTestFailed
+                     ? *error
+                     : Error(error->sqlstate(), "block \"" + b.name + "\" failed: " + error->message(),
+                             error->detail(), error->hint(), error->context());
+      return false;
+    }
+    Sleep(delay);
+  }
+}
+
+Run LoadRun(int64_t run_id) {
+  Run run;
+  run.id = run_id;
+  auto rows = SpiQuery(
+      "SELECT p.project, v.yaml, "
+      "(r.variables || jsonb_build_object('run_id', r.run_id, 'pipeline', p.name, "
+      " 'execution_date', coalesce(r.execution_date, r.created_at), "
+      " 'interval_start', r.interval_start, 'interval_end', r.interval_end))::text "
+      "FROM pipeline.runs r JOIN pipeline.pipelines p USING (pipeline_id) "
+      "JOIN pipeline.pipeline_versions v ON v.pipeline_id = r.pipeline_id AND v.version = r.version "
+      "WHERE r.run_id = $1::bigint",
+      {Num(run_id)});
+  if (rows.empty()) throw Error(sqlstate::kUndefinedObject, "run " + Num(run_id) + " does not exist");
+  run.project = *rows[0][0];
+  run.spec = core::ParsePipelineYamlUnvalidated(*rows[0][1]);
+  ResolveSharedBlocks(run.spec, run.project);
+  core::ValidatePipeline(run.spec);
+  run.variables_select = core::VariablesSelectSql(*rows[0][2]);
+  for (const auto& b : run.spec.blocks) {
+    run.blocks[b.name].spec = &b;
+    for (const auto& up : b.upstream) run.consumers[up]++;
+  }
+  return run;
+}
+
+// Drops staging left by this role's failed runs older than pipeline.staging_retention.
+void DropExpiredStaging() {
+  auto rows = SpiQuery(
+      "SELECT br.block_run_id, br.output_relation FROM pipeline.block_runs br "
+      "JOIN pipeline.runs r USING (run_id) "
+      "WHERE r.status IN ('failed', 'cancelled') AND br.output_relation LIKE 'pipeline_staging.%' "
+      "AND r.finished_at < now() - make_interval(secs => $1::int)",
+      {Num(guc.staging_retention_s)});
+  for (const auto& row : rows) {
+    DropRelation(*row[1]);
+    SpiExec("UPDATE pipeline.block_runs SET output_relation = NULL WHERE block_run_id = $1::bigint", {*row[0]});
+  }
+}
+
+void DropRunStaging(Run& run) {
+  for (auto& [name, state] : run.blocks) {
+    if (state.relation.rfind("pipeline_staging.", 0) == 0) DropRelation(state.relation);
+  }
+  SpiExec("UPDATE pipeline.block_runs SET output_relation = NULL WHERE run_id = $1::bigint "
+          "AND output_relation LIKE 'pipeline_staging.%'", {Num(run.id)});
+}
+
+}  // namespace
+
+int64_t CreateRun(const std::string& project, const std::string& name,
+                  const std::string& variables_json, const std::string& trigger) {
+  int64_t run_id = 0;
+  InTransaction([&] {
+    StoredPipeline stored = LoadPipeline(project, name);
+    std::string defaults = "{";
+    for (size_t i = 0; i < stored.spec.variables.size(); ++i)
+      defaults += (i ? "," : "") + core::JsonString(stored.spec.variables[i].name) + ":" +
+                  stored.spec.variables[i].json;
+    defaults += "}";
+    run_id = ToInt(SpiScalar(
+        "INSERT INTO pipeline.runs (pipeline_id, version, status, trigger, variables, started_at) "
+        "VALUES ($1::bigint, $2::int, 'running', $3, $4::jsonb || $5::jsonb, clock_timestamp()) RETURNING run_id",
+        {Num(stored.pipeline_id), Num(stored.version), trigger, defaults, variables_json}));
+    for (const auto& b : stored.spec.blocks)
+      SpiExec("INSERT INTO pipeline.block_runs (run_id, block_name, block_type) VALUES ($1::bigint, $2, $3)",
+              {Num(run_id), b.name, core::BlockTypeName(b.type)});
+  });
+  return run_id;
+}
+
+RunOutcome ExecuteRun(int64_t run_id) {
+  RunOutcome outcome;
+  Run run;
+  try {
+    InTransaction([&] {
+      run = LoadRun(run_id);
+      SpiExec("UPDATE pipeline.runs SET status = 'running', started_at = coalesce(started_at, clock_timestamp()) "
+              "WHERE run_id = $1::bigint", {Num(run_id)});
+      DropExpiredStaging();
+    });
+  } catch (const Error& e) {
+    outcome.error = e;
+    try {
+      InTransaction([&] {
+        SpiExec("UPDATE pipeline.runs SET status = 'failed', finished_at = clock_timestamp(), "
+                "error = $2, sqlstate = $3 WHERE run_id = $1::bigint",
+                {Num(run_id), e.message(), e.sqlstate()});
+      });
+    } catch (const Error&) {
+    }
+    return outcome;
+  }
+
+  for (const auto& b : run.spec.blocks) run.blocks[b.name].spec = &b;  // into this copy of the spec
+  std::optional<Error> first_failure;
+  std::vector<std::string> pipeline_callbacks;
+  try {
+    for (const auto& name : core::TopologicalOrder(run.spec)) {
+      BlockState& state = run.blocks.at(name);
+      const BlockSpec& b = *state.spec;
+      if (b.type == BlockType::kCallback && b.upstream.empty()) {
+        pipeline_callbacks.push_back(name);
+        continue;
+      }
+      if (g_cancel_requested) break;
+      std::string blocked_by;
+      bool skipped = false, upstream_failed = false;
+      for (const auto& up : b.upstream) {
+        const BlockState& u = run.blocks.at(up);
+        if (u.status == "failed" || u.status == "upstream_failed" || u.status == "cancelled") {
+          upstream_failed = true;
+          blocked_by = up;
+        } else if (u.status == "skipped" || u.said_false) {
+          skipped = true;
+          blocked_by = up;
+        }
+      }
+      if (b.type == BlockType::kCallback) {
+        Error failure("00000", "");
+        if (!RunBlock(run, state, &failure, !upstream_failed) && !first_failure) first_failure = failure;
+        continue;
+      }
+      if (upstream_failed || skipped) {
+        InTransaction([&] {
+          MarkBlock(run, name, upstream_failed ? "upstream_failed" : "skipped");
+          WriteLog(run.id, name, {"info", std::string(upstream_failed ? "not run: upstream block \"" : "skipped: upstream block \"") +
+                                              blocked_by + (upstream_failed ? "\" did not succeed" : "\" was skipped or said false")});
+        });
+        continue;
+      }
+      Error failure("00000", "");
+      if (!RunBlock(run, state, &failure) && !first_failure) first_failure = failure;
+    }
+    for (const auto& name : pipeline_callbacks) {
+      if (g_cancel_requested) break;
+      Error failure("00000", "");
+      if (!RunBlock(run, run.blocks.at(name), &failure, !first_failure) && !first_failure)
+        first_failure = failure;
+    }
+  } catch (const Error& e) {
+    // A failure of the bookkeeping itself, or a cancel while sleeping between attempts.
+    if (!first_failure) first_failure = e;
+  }
+
+  bool cancelled = g_cancel_requested;
+  outcome.status = cancelled ? RunStatus::kCancelled
+                             : (first_failure ? RunStatus::kFailed : RunStatus::kSucceeded);
+  if (first_failure) outcome.error = *first_failure;
+  if (cancelled && !first_failure) outcome.error = Error(sqlstate::kQueryCanceled, "run cancelled");
+  try {
+    InTransaction([&] {
+      for (auto& [name, state] : run.blocks)
+        if (state.status == "pending" || state.status == "running")
+          MarkBlock(run, name, cancelled ? "cancelled" : "upstream_failed");
+      const char* status = outcome.status == RunStatus::kSucceeded ? "succeeded"
+                           : outcome.status == RunStatus::kCancelled ? "cancelled" : "failed";
+      SpiExec("UPDATE pipeline.runs SET status = $2, finished_at = clock_timestamp(), "
+              "error = NULLIF($3, ''), sqlstate = NULLIF($4, '00000') WHERE run_id = $1::bigint",
+              {Num(run.id), status, first_failure || cancelled ? std::string(outcome.error.message()) : "",
+               first_failure || cancelled ? outcome.error.sqlstate() : "00000"});
+    });
+  } catch (const Error& e) {
+    outcome.status = RunStatus::kFailed;
+    outcome.error = e;
+    return outcome;
+  }
+  if (outcome.status == RunStatus::kSucceeded) {
+    try {
+      InTransaction([&] { DropRunStaging(run); });
+    } catch (const Error& e) {
+      // The run succeeded; staging left behind is dropped by a later run's retention sweep.
+      try {
+        InTransaction([&] { WriteLog(run.id, "", {"warning", std::string("staging not dropped: ") + e.message()}); });
+      } catch (const Error&) {
+      }
+    }
+  }
+  return outcome;
+}
+
+}  // namespace pgpipe::pg

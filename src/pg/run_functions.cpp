@@ -1,0 +1,46 @@
+// SQL functions that run pipelines: pipeline.run.
+extern "C" {
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/jsonb.h"
+}
+
+#include "core/error.hpp"
+#include "pg/boundary.hpp"
+#include "pg/fmgr_args.hpp"
+#include "pg/run_worker.hpp"
+
+using namespace pgpipe;
+
+namespace {
+
+// A jsonb argument as JSON text; "{}" when NULL. Must be an object.
+std::string JsonObjectArg(FunctionCallInfo fcinfo, int n, const char* what) {
+  if (pg::ArgIsNull(fcinfo, n)) return "{}";
+  struct Out {
+    const char* text;
+    bool object;
+  };
+  Out out = pg::PgCall([&] {
+    Jsonb* value = PG_GETARG_JSONB_P(n);
+    return Out{JsonbToCString(nullptr, &value->root, VARSIZE(value)), JB_ROOT_IS_OBJECT(value) != 0};
+  });
+  if (!out.object)
+    throw core::Error(core::sqlstate::kInvalidParameterValue,
+                      std::string(what) + " must be a JSON object", "",
+                      "Pass variables as '{\"year\": 2021, \"month\": 1}'.");
+  return out.text;
+}
+
+}  // namespace
+
+// pipeline.run(name text, variables jsonb, project text) returns bigint: the run id.
+PGPIPE_FUNCTION(pipeline_run) {
+  if (pg::ArgIsNull(fcinfo, 0))
+    throw core::Error(core::sqlstate::kInvalidParameterValue, "pipeline name must not be NULL");
+  std::string name = pg::TextArg(fcinfo, 0);
+  std::string variables = JsonObjectArg(fcinfo, 1, "variables");
+  std::string project = pg::ArgIsNull(fcinfo, 2) ? "default" : pg::TextArg(fcinfo, 2);
+  return Int64GetDatum(pg::RunInWorker(project, name, variables));
+}

@@ -1,0 +1,165 @@
+// Run workers: see run_worker.hpp.
+//
+// Hand-off: the caller creates a dynamic shared memory segment holding a RunSlot (what to run,
+// and room for the outcome), registers a dynamic background worker with the segment's handle
+// as its argument, and waits for the worker to exit. The worker attaches, connects as the
+// caller's role, creates and executes the run, writes the outcome into the slot and exits. If
+// the caller is cancelled while waiting, it terminates the worker, whose SIGTERM handler turns
+// into a query cancel: the running block stops and the run ends cancelled.
+extern "C" {
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/resowner.h"
+
+PGDLLEXPORT void pipeline_run_worker_main(Datum main_arg);
+}
+
+#include <cstring>
+
+#include "core/error.hpp"
+#include "pg/boundary.hpp"
+#include "pg/executor.hpp"
+#include "pg/run_worker.hpp"
+
+namespace pgpipe::pg {
+
+namespace {
+
+// What to run and, when done, how it went; lives in a DSM segment shared with the worker.
+struct RunSlot {
+  Oid database;
+  Oid role;
+  char project[NAMEDATALEN];
+  char pipeline[NAMEDATALEN];
+  char trigger[16];
+  int64 run_id;       // set by the worker as soon as the run exists
+  int status;         // 0 not finished, else a RunStatus
+  bool started_run;   // false: the worker failed before creating a run
+  CaughtError error;  // the failing block's error, for a failed run
+  char variables[FLEXIBLE_ARRAY_MEMBER];
+};
+
+// SIGTERM: end the run cancelled. The running statement is cancelled at its next interrupt check.
+void HandleSigterm(SIGNAL_ARGS) {
+  int save_errno = errno;
+  g_cancel_requested = true;
+  InterruptPending = true;
+  QueryCancelPending = true;
+  SetLatch(MyLatch);
+  errno = save_errno;
+}
+
+// Creates and executes the run described by the slot, filling in its outcome.
+void RunFromSlot(RunSlot* slot) {
+  slot->run_id = CreateRun(slot->project, slot->pipeline, slot->variables, slot->trigger);
+  slot->started_run = true;
+  RunOutcome outcome = ExecuteRun(slot->run_id);
+  if (outcome.status != RunStatus::kSucceeded) {
+    try {
+      throw outcome.error;
+    } catch (...) {
+      CatchInto(&slot->error);
+    }
+  }
+  slot->status = static_cast<int>(outcome.status);
+}
+
+}  // namespace
+
+int64_t RunInWorker(const std::string& project, const std::string& name,
+                    const std::string& variables_json) {
+  if (project.size() >= NAMEDATALEN || name.size() >= NAMEDATALEN)
+    throw core::Error(core::sqlstate::kInvalidName, "pipeline or project name is too long");
+  const Size size = offsetof(RunSlot, variables) + variables_json.size() + 1;
+  dsm_segment* segment = PgCall([size] { return dsm_create(size, 0); });
+  RunSlot* slot = static_cast<RunSlot*>(dsm_segment_address(segment));
+  std::memset(slot, 0, size);
+  slot->database = MyDatabaseId;
+  slot->role = PgCall([] { return GetUserId(); });
+  std::snprintf(slot->project, sizeof slot->project, "%s", project.c_str());
+  std::snprintf(slot->pipeline, sizeof slot->pipeline, "%s", name.c_str());
+  std::snprintf(slot->trigger, sizeof slot->trigger, "%s", "manual");
+  std::memcpy(slot->variables, variables_json.c_str(), variables_json.size() + 1);
+
+  BackgroundWorker worker;
+  std::memset(&worker, 0, sizeof worker);
+  worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+  worker.bgw_restart_time = BGW_NEVER_RESTART;
+  std::snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_pipeline");
+  std::snprintf(worker.bgw_function_name, BGW_MAXLEN, "pipeline_run_worker_main");
+  std::snprintf(worker.bgw_name, BGW_MAXLEN, "pg_pipeline run of %s", name.c_str());
+  std::snprintf(worker.bgw_type, BGW_MAXLEN, "pg_pipeline run");
+  worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(segment));
+  worker.bgw_notify_pid = MyProcPid;
+  BackgroundWorkerHandle* handle = nullptr;
+  bool registered = PgCall([&] { return RegisterDynamicBackgroundWorker(&worker, &handle); });
+  if (!registered)
+    throw core::Error("53400", "could not start a background worker to run pipeline \"" + name + "\"",
+                      "All max_worker_processes slots are in use.",
+                      "Raise max_worker_processes, or wait for other runs to finish.");
+  try {
+    PgCall([&] { WaitForBackgroundWorkerShutdown(handle); });
+  } catch (const core::Error&) {
+    // Cancelled (or terminated) while waiting: stop the run too.
+    PgCall([&] { TerminateBackgroundWorker(handle); });
+    throw;
+  }
+  int64_t run_id = slot->run_id;
+  int status = slot->status;
+  CaughtError error = slot->error;
+  bool started = slot->started_run;
+  PgCall([&] { dsm_detach(segment); });
+  if (status == static_cast<int>(RunStatus::kSucceeded)) return run_id;
+  if (status == 0 && !started)
+    throw core::Error(core::sqlstate::kInternalError,
+                      "the worker running pipeline \"" + name + "\" exited without a result",
+                      "", "See the server log.");
+  if (error.sqlstate[0] == '\0') std::snprintf(error.sqlstate, sizeof error.sqlstate, "XX000");
+  std::string context = error.context;
+  if (started)
+    context += std::string(context.empty() ? "" : "\n") + "run " + std::to_string(run_id) +
+               " of pipeline \"" + name + "\"";
+  throw core::Error(error.sqlstate, error.message, error.detail, error.hint, context);
+}
+
+}  // namespace pgpipe::pg
+
+// Entry point of a run worker: the argument is the handle of the caller's RunSlot segment.
+void pipeline_run_worker_main(Datum main_arg) {
+  using namespace pgpipe::pg;
+  pqsignal(SIGTERM, HandleSigterm);
+  BackgroundWorkerUnblockSignals();
+  CurrentResourceOwner = ResourceOwnerCreate(nullptr, "pg_pipeline run worker");
+  dsm_segment* segment = dsm_attach(DatumGetUInt32(main_arg));
+  if (segment == nullptr)
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("pg_pipeline run worker could not attach to its shared memory")));
+  dsm_pin_mapping(segment);
+  RunSlot* slot = static_cast<RunSlot*>(dsm_segment_address(segment));
+  BackgroundWorkerInitializeConnectionByOid(slot->database, slot->role, 0);
+  pgstat_report_appname("pg_pipeline");
+
+  CaughtError caught;
+  bool failed = false;
+  try {
+    RunFromSlot(slot);
+  } catch (...) {
+    CatchInto(&caught);
+    failed = true;
+  }
+  if (failed) {
+    slot->error = caught;
+    slot->status = static_cast<int>(RunStatus::kFailed);
+  }
+  dsm_detach(segment);
+  proc_exit(0);
+}

@@ -1,0 +1,18 @@
+// The background worker that executes runs, and how a backend starts one and waits for it.
+// pipeline.run starts a worker as the calling role and waits: the run commits its history in
+// the worker, apart from the caller's transaction, so a failed run stays recorded even though
+// the caller's statement fails. (The launcher of the background-worker issue will start the same
+// worker for queued runs.)
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace pgpipe::pg {
+
+// Runs pipeline `name` in a new background worker as the current role, waits for it, and returns
+// the run id; throws the failing block's error (with the run named in the context) on failure.
+int64_t RunInWorker(const std::string& project, const std::string& name,
+                    const std::string& variables_json);
+
+}  // namespace pgpipe::pg
