@@ -5,6 +5,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
+#include "utils/timeout.h"
 #include "utils/wait_event.h"
 }
 
@@ -40,7 +41,7 @@ using core::BlockType;
 using core::Error;
 namespace sqlstate = core::sqlstate;
 
-constexpr const char* kTestFailed = "P0004";  // assert_failure: a block's test said no
+constexpr const char* kTestFailed = "23514";  // check_violation: the data breaks a test (P0004 would escape PL/pgSQL handlers)
 
 struct BlockState {
   const BlockSpec* spec = nullptr;
@@ -282,9 +283,6 @@ AttemptResult ExecuteBlock(Run& run, BlockState& state) {
   const BlockSpec& b = *state.spec;
   AttemptResult result;
   const std::string label = "block \"" + b.name + "\"";
-  if (b.timeout_s > 0 && b.type != BlockType::kSensor)
-    SpiExec("SELECT set_config('statement_timeout', $1, true)",
-            {Num(static_cast<int64_t>(std::ceil(b.timeout_s * 1000)))});
   int64_t rows_in = 0;
   bool have_rows_in = false;
   for (const auto& up : b.upstream) {
@@ -386,11 +384,13 @@ AttemptResult RunSensor(Run& run, BlockState& state) {
       result.log.push_back({"info", "condition met after " + Num(poll) + " poll" + (poll == 1 ? "" : "s")});
       return result;
     }
-    if (waited + interval > timeout)
-      throw Error(sqlstate::kQueryCanceled,
-                  "sensor \"" + b.name + "\" timed out after " + Num(static_cast<int64_t>(waited)) +
-                      " s (" + Num(poll) + " polls)",
-                  "", "Raise its timeout, or check what it waits for.");
+    if (waited + interval > timeout) {
+      char after[64], detail[96];
+      std::snprintf(after, sizeof after, "%g s", timeout);
+      std::snprintf(detail, sizeof detail, "It polled %d times in %.1f s.", poll, waited);
+      throw Error("55000", "sensor \"" + b.name + "\" timed out: its condition was not met within " + after,
+                  detail, "Raise its timeout, or check what it waits for.");
+    }
     Sleep(interval);
   }
 }
@@ -434,9 +434,25 @@ bool RunBlock(Run& run, BlockState& state, Error* failure, bool callback_success
       else if (b.type == BlockType::kCallback)
         result = RunCallback(run, state, callback_success);
       else
-        InTransaction([&] { result = ExecuteBlock(run, state); });
+        InTransaction([&] {
+          // The block's timeout: SPI statements in a worker are not under statement_timeout,
+          // so arm its timer for the whole attempt.
+          if (b.timeout_s > 0) {
+            int ms = static_cast<int>(std::ceil(b.timeout_s * 1000));
+            PgCall([ms] { enable_timeout_after(STATEMENT_TIMEOUT, ms); });
+          }
+          result = ExecuteBlock(run, state);
+          PgCall([] { disable_timeout(STATEMENT_TIMEOUT, false); });
+        });
     } catch (const Error& e) {
       error = e;
+      PgCall([] { disable_timeout(STATEMENT_TIMEOUT, false); });
+      if (e.sqlstate() == sqlstate::kQueryCanceled && b.timeout_s > 0 && !g_cancel_requested) {
+        char after[64];
+        std::snprintf(after, sizeof after, "%g s", b.timeout_s);
+        error = Error(e.sqlstate(), "block \"" + b.name + "\" timed out after " + after, "",
+                      "Raise its timeout: key, or make it faster.", e.context());
+      }
     }
     if (!error) {
       state.rows_out = result.rows_out;
@@ -480,8 +496,9 @@ bool RunBlock(Run& run, BlockState& state, Error* failure, bool callback_success
     });
     state.status = cancelled ? "cancelled" : "failed";
     if (!retryable) {
-      // The run's error names the block; a test failure already does.
-      *failure = error->sqlstate() == kTestFailed
+      // The run's error names the block (test failures and timeouts already do).
+      bool names_block = std::string(error->message()).rfind("block \"" + b.name + "\"", 0) == 0;
+      *failure = names_block
                      ? *error
                      : Error(error->sqlstate(), "block \"" + b.name + "\" failed: " + error->message(),
                              error->detail(), error->hint(), error->context());
@@ -567,6 +584,9 @@ RunOutcome ExecuteRun(int64_t run_id) {
   try {
     InTransaction([&] {
       run = LoadRun(run_id);
+      // Templates call pipeline.secret() and pipeline.env_var() unqualified, as Mage users write.
+      SpiExec("SELECT set_config('search_path', current_setting('search_path') || ', pipeline', false) "
+              "WHERE current_setting('search_path') !~ '\\mpipeline\\M'");
       SpiExec("UPDATE pipeline.runs SET status = 'running', started_at = coalesce(started_at, clock_timestamp()) "
               "WHERE run_id = $1::bigint", {Num(run_id)});
       DropExpiredStaging();

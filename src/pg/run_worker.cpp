@@ -17,6 +17,10 @@ extern "C" {
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/resowner.h"
 
 PGDLLEXPORT void pipeline_run_worker_main(Datum main_arg);
@@ -72,6 +76,41 @@ void RunFromSlot(RunSlot* slot) {
   slot->status = static_cast<int>(outcome.status);
 }
 
+// True when process `pid` waits for a lock that this backend holds.
+bool BlockedByMe(pid_t pid) {
+  return PgCall([pid] {
+    ArrayType* blockers = DatumGetArrayTypeP(DirectFunctionCall1(pg_blocking_pids, Int32GetDatum(pid)));
+    Datum* items;
+    int count;
+    deconstruct_array(blockers, INT4OID, sizeof(int32), true, TYPALIGN_INT, &items, nullptr, &count);
+    for (int i = 0; i < count; ++i)
+      if (DatumGetInt32(items[i]) == MyProcPid) return true;
+    return false;
+  });
+}
+
+// Waits until the worker exits, serving interrupts. A worker waiting for a lock of the caller's
+// own transaction would wait forever (a deadlock the lock manager cannot see): that is an error.
+void WaitForWorker(BackgroundWorkerHandle* handle) {
+  for (;;) {
+    pid_t pid = 0;
+    BgwHandleStatus status = PgCall([&] { return GetBackgroundWorkerPid(handle, &pid); });
+    if (status == BGWH_STOPPED) return;
+    if (status == BGWH_POSTMASTER_DIED)
+      throw core::Error("57P01", "the server is shutting down while a run was executing");
+    if (status == BGWH_STARTED && BlockedByMe(pid))
+      throw core::Error("40P01", "pipeline.run cannot finish: its worker waits for a lock this transaction holds",
+                        "Runs execute in a background worker, in a transaction of their own.",
+                        "Commit what this transaction changed (for example the pipeline's "
+                        "registration, or the target tables) before running the pipeline.");
+    PgCall([] {
+      int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 250L, PG_WAIT_EXTENSION);
+      if (rc & WL_LATCH_SET) ResetLatch(MyLatch);
+      CHECK_FOR_INTERRUPTS();
+    });
+  }
+}
+
 }  // namespace
 
 int64_t RunInWorker(const std::string& project, const std::string& name,
@@ -107,10 +146,13 @@ int64_t RunInWorker(const std::string& project, const std::string& name,
                       "All max_worker_processes slots are in use.",
                       "Raise max_worker_processes, or wait for other runs to finish.");
   try {
-    PgCall([&] { WaitForBackgroundWorkerShutdown(handle); });
+    WaitForWorker(handle);
   } catch (const core::Error&) {
-    // Cancelled (or terminated) while waiting: stop the run too.
-    PgCall([&] { TerminateBackgroundWorker(handle); });
+    // Cancelled, terminated, or deadlocked with the worker: stop the run too.
+    PgCall([&] {
+      TerminateBackgroundWorker(handle);
+      WaitForBackgroundWorkerShutdown(handle);
+    });
     throw;
   }
   int64_t run_id = slot->run_id;
@@ -145,7 +187,11 @@ void pipeline_run_worker_main(Datum main_arg) {
                     errmsg("pg_pipeline run worker could not attach to its shared memory")));
   dsm_pin_mapping(segment);
   RunSlot* slot = static_cast<RunSlot*>(dsm_segment_address(segment));
-  BackgroundWorkerInitializeConnectionByOid(slot->database, slot->role, 0);
+  // Connect as the bootstrap superuser, then become the run's role for good: a role without
+  // LOGIN can own runs too, and SECURITY_LOCAL_USERID_CHANGE forbids SET ROLE and SET SESSION
+  // AUTHORIZATION, so the pipeline's SQL cannot climb back (aborts restore this user too).
+  BackgroundWorkerInitializeConnectionByOid(slot->database, BOOTSTRAP_SUPERUSERID, 0);
+  SetUserIdAndSecContext(slot->role, SECURITY_LOCAL_USERID_CHANGE);
   pgstat_report_appname("pg_pipeline");
 
   CaughtError caught;
