@@ -27,6 +27,11 @@ std::string Plural(int64_t n, const char* word) {
 
 std::string DescribeTest(const TestSpec& t) {
   if (!t.message.empty()) return t.message;
+  return TestLabel(t);
+}
+
+std::string TestLabel(const TestSpec& t) {
+  if (!t.name.empty()) return t.name;
   if (t.kind == "not_null") return "not_null(" + IdentList(t.columns) + ")";
   if (t.kind == "unique") return "unique(" + IdentList(t.columns) + ")";
   if (t.kind == "accepted_values") return "accepted_values(" + IdentList(t.columns) + ")";

@@ -30,8 +30,11 @@ struct TestPlan {
 // `want_row_count` the folded scan is built even without tests, to count the output.
 TestPlan PlanTests(const BlockSpec& block, const std::string& self_sql, bool want_row_count);
 
-// The default description of a test, used when it has no message.
+// What a failure of the test says: its message, else its label.
 std::string DescribeTest(const TestSpec& test);
+
+// What the test checks, for logs: its name, else its kind and columns ("not_null(\"a\")").
+std::string TestLabel(const TestSpec& test);
 
 // Why a test failed, or nullopt when it passed. `offending` is the count of offending rows
 // (for row_count: the total), `boolean_result` the value of a boolean assert.

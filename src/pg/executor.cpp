@@ -184,7 +184,7 @@ void RunTests(Run& run, const BlockSpec& block, const std::string& self, bool co
     }
     if (auto failure = core::JudgeTest(planned, offending, boolean))
       throw Error(kTestFailed, "block \"" + block.name + "\" test failed: " + *failure);
-    result.log.push_back({"info", "test passed: " + core::DescribeTest(*planned.test)});
+    result.log.push_back({"info", "test passed: " + core::TestLabel(*planned.test)});
   }
 }
 
