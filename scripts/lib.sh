@@ -40,6 +40,8 @@ cluster_start() {
   cluster_stop
   rm -rf "$PGDATA_DIR"
   mkdir -p "$PGPIPE_TMP" "$PGSOCK"
+  : >"$PGPIPE_TMP/server.log"  # a fresh log per cluster: the log check reads only this one
+  chown postgres:postgres "$PGPIPE_TMP/server.log"
   chown postgres:postgres "$PGPIPE_TMP" "$PGSOCK" 2>/dev/null || true
   chmod 755 "$PGPIPE_TMP"
   say "starting a private cluster on port $PGPIPE_PORT (socket $PGSOCK)"

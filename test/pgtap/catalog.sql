@@ -4,7 +4,8 @@ BEGIN;
 SELECT plan(21);
 
 SELECT tables_are('pipeline',
-  ARRAY['projects', 'pipelines', 'pipeline_versions', 'blocks', 'runs', 'block_runs', 'run_log'],
+  ARRAY['projects', 'pipelines', 'pipeline_versions', 'blocks', 'runs', 'block_runs', 'run_log',
+        'block_attempts', 'secrets'],
   'the catalog has exactly its tables');
 
 SELECT is(
@@ -21,7 +22,7 @@ SELECT is(
 
 SELECT is(
   (SELECT array_length(extconfig, 1) FROM pg_extension WHERE extname = 'pg_pipeline'),
-  12, 'seven tables and five sequences are dumped with user data');
+  14, 'nine tables and five sequences are dumped with user data');
 SELECT is(
   (SELECT extcondition[array_position(extconfig, 'pipeline.projects'::regclass)]
      FROM pg_extension WHERE extname = 'pg_pipeline'),
@@ -29,7 +30,7 @@ SELECT is(
 
 SELECT ok(
   (SELECT bool_and(relrowsecurity) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = 'pipeline' AND relname IN ('projects', 'pipelines', 'pipeline_versions', 'blocks', 'runs', 'block_runs', 'run_log')),
+    WHERE n.nspname = 'pipeline' AND relname IN ('projects', 'pipelines', 'pipeline_versions', 'blocks', 'runs', 'block_runs', 'run_log', 'block_attempts', 'secrets')),
   'row-level security is on for every per-role table');
 SELECT ok(NOT has_function_privilege('public', 'pipeline.register(text, text)', 'EXECUTE'),
   'PUBLIC cannot register');
