@@ -116,6 +116,8 @@ CREATE TABLE pipeline.runs (
   owner           regrole NOT NULL DEFAULT current_user::regrole,
   retry_of        bigint,
   backfill_id     bigint,
+  worker_pid      integer,
+  claimed_at      timestamptz,
   created_at      timestamptz NOT NULL DEFAULT now(),
   started_at      timestamptz,
   finished_at     timestamptz,
@@ -141,6 +143,8 @@ COMMENT ON COLUMN pipeline.runs.interval_end IS 'end of the data interval (exclu
 COMMENT ON COLUMN pipeline.runs.owner IS 'role that started the run; only it (and its members) can see and cancel it';
 COMMENT ON COLUMN pipeline.runs.retry_of IS 'the run this one retries, if any';
 COMMENT ON COLUMN pipeline.runs.backfill_id IS 'the backfill that created this run, if any';
+COMMENT ON COLUMN pipeline.runs.worker_pid IS 'process of the background worker executing the run';
+COMMENT ON COLUMN pipeline.runs.claimed_at IS 'when the launcher claimed the queued run';
 COMMENT ON COLUMN pipeline.runs.created_at IS 'when the run was queued';
 COMMENT ON COLUMN pipeline.runs.started_at IS 'when its first block started';
 COMMENT ON COLUMN pipeline.runs.finished_at IS 'when it reached a final state';
@@ -292,15 +296,14 @@ RETURNS jsonb LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'pipeline_valida
 COMMENT ON FUNCTION pipeline.validate(text) IS 'parse and validate a pipeline file without storing it; returns its canonical JSON';
 
 CREATE FUNCTION pipeline.drop_pipeline(name text, project text DEFAULT 'default')
-RETURNS boolean LANGUAGE sql VOLATILE STRICT
-BEGIN ATOMIC
-  WITH gone AS (
-    DELETE FROM pipeline.pipelines p
-     WHERE p.name = drop_pipeline.name AND p.project = drop_pipeline.project RETURNING 1)
-  SELECT count(*) > 0 FROM gone;
-END;
+RETURNS boolean LANGUAGE plpgsql VOLATILE STRICT AS $$
+BEGIN
+  PERFORM pipeline.unschedule(drop_pipeline.name, drop_pipeline.project);
+  DELETE FROM pipeline.pipelines p WHERE p.name = drop_pipeline.name AND p.project = drop_pipeline.project;
+  RETURN FOUND;
+END $$;
 COMMENT ON FUNCTION pipeline.drop_pipeline(text, text) IS
-  'drop a pipeline with its versions, local blocks and run history; false when there was none';
+  'drop a pipeline with its versions, local blocks, schedule and run history; false when there was none';
 
 -- Exercises both directions of the C++/Postgres boundary (for tests; superuser only).
 CREATE FUNCTION pipeline._boundary_selftest(kind text)
@@ -433,3 +436,246 @@ COMMENT ON FUNCTION pipeline.env_var(text) IS
 REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pipeline FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION pipeline.run(text, jsonb, text), pipeline.set_secret(text, text),
   pipeline.secret(text), pipeline.env_var(text) TO pipeline_user;
+
+-------------------------------------------------------------------------------------------------
+-- Orchestration: queued runs for the launcher, waiting, cancelling, retrying, backfills,
+-- pg_cron schedules, live progress
+-------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION pipeline._wake_launcher() RETURNS void LANGUAGE c VOLATILE
+  AS 'MODULE_PATHNAME', 'pipeline_wake_launcher';
+COMMENT ON FUNCTION pipeline._wake_launcher() IS 'wake the launcher when this transaction commits';
+
+CREATE FUNCTION pipeline._cron_previous(cron text, at timestamptz) RETURNS timestamptz
+  LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'pipeline_cron_previous';
+COMMENT ON FUNCTION pipeline._cron_previous(text, timestamptz) IS 'latest firing of a cron expression at or before a time (UTC)';
+
+-- Queues one run of the current version; the launcher starts it.
+CREATE FUNCTION pipeline._enqueue(p_name text, p_project text, p_variables jsonb, p_trigger text,
+    p_start timestamptz, p_end timestamptz, p_backfill bigint)
+RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  pid bigint; ver int; spec jsonb; active int; rid bigint;
+BEGIN
+  IF p_variables IS NULL OR jsonb_typeof(p_variables) <> 'object' THEN
+    RAISE EXCEPTION 'variables must be a JSON object' USING ERRCODE = 'invalid_parameter_value',
+      HINT = 'Pass variables as ''{"year": 2021, "month": 1}''.';
+  END IF;
+  SELECT p.pipeline_id, v.version, v.spec INTO pid, ver, spec
+    FROM pipeline.pipelines p JOIN pipeline.pipeline_versions v USING (pipeline_id)
+   WHERE p.name = p_name AND p.project = p_project ORDER BY v.version DESC LIMIT 1;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'pipeline "%" does not exist in project "%"', p_name, p_project
+      USING ERRCODE = 'undefined_object', HINT = 'Register it with pipeline.register(yaml).';
+  END IF;
+  IF spec -> 'settings' ->> 'overlap' = 'skip' AND p_trigger IN ('trigger', 'schedule') THEN
+    SELECT count(*) INTO active FROM pipeline.runs
+     WHERE pipeline_id = pid AND status IN ('queued', 'running');
+    IF active >= coalesce((spec -> 'settings' ->> 'max_active_runs')::int, 1) THEN
+      RAISE NOTICE 'pipeline "%" already has % active run(s): this % is skipped (overlap: skip)',
+        p_name, active, p_trigger;
+      RETURN NULL;
+    END IF;
+  END IF;
+  INSERT INTO pipeline.runs (pipeline_id, version, status, trigger, variables, execution_date,
+                             interval_start, interval_end, backfill_id)
+  VALUES (pid, ver, 'queued', p_trigger, coalesce(spec -> 'variables', '{}') || p_variables,
+          coalesce(p_start, now()), p_start, p_end, p_backfill)
+  RETURNING run_id INTO rid;
+  INSERT INTO pipeline.block_runs (run_id, block_name, block_type)
+  SELECT rid, b ->> 'name', b ->> 'type' FROM jsonb_array_elements(spec -> 'blocks') AS b;
+  PERFORM pg_notify('pipeline_events', json_build_object('run_id', rid, 'pipeline', p_name,
+    'project', p_project, 'status', 'queued', 'trigger', p_trigger)::text);
+  PERFORM pipeline._wake_launcher();
+  RETURN rid;
+END $$;
+
+CREATE FUNCTION pipeline.trigger(name text, variables jsonb DEFAULT '{}', project text DEFAULT 'default')
+RETURNS bigint LANGUAGE sql VOLATILE
+RETURN pipeline._enqueue(name, project, variables, 'trigger', NULL, NULL, NULL);
+COMMENT ON FUNCTION pipeline.trigger(text, jsonb, text) IS
+  'queue a run for the background workers and return its id at once (NULL when skipped by overlap: skip)';
+
+CREATE FUNCTION pipeline.wait(run_id bigint, timeout interval DEFAULT NULL)
+RETURNS text LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  st text;
+  deadline timestamptz := clock_timestamp() + timeout;
+BEGIN
+  LOOP
+    SELECT r.status INTO st FROM pipeline.runs r WHERE r.run_id = wait.run_id;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'run % does not exist', wait.run_id USING ERRCODE = 'undefined_object';
+    END IF;
+    IF st IN ('succeeded', 'failed', 'cancelled') OR clock_timestamp() >= deadline THEN
+      RETURN st;
+    END IF;
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+END $$;
+COMMENT ON FUNCTION pipeline.wait(bigint, interval) IS
+  'wait until a run ends (or the timeout passes) and return its status';
+
+CREATE FUNCTION pipeline.cancel(run_id bigint) RETURNS boolean LANGUAGE c VOLATILE STRICT
+  AS 'MODULE_PATHNAME', 'pipeline_cancel';
+COMMENT ON FUNCTION pipeline.cancel(bigint) IS
+  'cancel a queued or running run: its running block stops within seconds, nothing half-done is published; false when it had ended';
+
+CREATE FUNCTION pipeline.retry(run_id bigint) RETURNS bigint LANGUAGE plpgsql VOLATILE STRICT AS $$
+DECLARE
+  r pipeline.runs;
+  rid bigint;
+BEGIN
+  SELECT * INTO r FROM pipeline.runs WHERE runs.run_id = retry.run_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'run % does not exist', retry.run_id USING ERRCODE = 'undefined_object';
+  END IF;
+  IF r.status NOT IN ('failed', 'cancelled') THEN
+    RAISE EXCEPTION 'run % is %: only failed or cancelled runs can be retried', r.run_id, r.status
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  INSERT INTO pipeline.runs (pipeline_id, version, status, trigger, variables, execution_date,
+                             interval_start, interval_end, backfill_id, retry_of)
+  VALUES (r.pipeline_id, r.version, 'queued', 'retry', r.variables, r.execution_date,
+          r.interval_start, r.interval_end, r.backfill_id, r.run_id)
+  RETURNING runs.run_id INTO rid;
+  -- Blocks that succeeded keep their output; the failed and never-run ones run again.
+  INSERT INTO pipeline.block_runs (run_id, block_name, block_type, status, rows_in, rows_out,
+                                   bytes, output_relation)
+  SELECT rid, b.block_name, b.block_type,
+         CASE WHEN b.status = 'succeeded' THEN 'succeeded' ELSE 'pending' END,
+         CASE WHEN b.status = 'succeeded' THEN b.rows_in END,
+         CASE WHEN b.status = 'succeeded' THEN b.rows_out END,
+         CASE WHEN b.status = 'succeeded' THEN b.bytes END,
+         CASE WHEN b.status = 'succeeded' THEN b.output_relation END
+    FROM pipeline.block_runs b WHERE b.run_id = r.run_id;
+  PERFORM pg_notify('pipeline_events', json_build_object('run_id', rid, 'status', 'queued',
+    'trigger', 'retry', 'retry_of', r.run_id)::text);
+  PERFORM pipeline._wake_launcher();
+  RETURN rid;
+END $$;
+COMMENT ON FUNCTION pipeline.retry(bigint) IS
+  'queue a new run of a failed or cancelled run that re-runs only its failed and never-run blocks';
+
+CREATE FUNCTION pipeline.backfill(name text, start timestamptz, stop timestamptz, step interval,
+    variables jsonb DEFAULT '{}', project text DEFAULT 'default')
+RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  t timestamptz := start;
+  first bigint;
+  rid bigint;
+  n int := 0;
+BEGIN
+  IF step IS NULL OR start + step <= start THEN
+    RAISE EXCEPTION 'backfill step must be a positive interval' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF stop <= start THEN
+    RAISE EXCEPTION 'backfill stop (%) must be after its start (%)', stop, start
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  WHILE t < stop LOOP
+    n := n + 1;
+    IF n > 10000 THEN
+      RAISE EXCEPTION 'backfill would make more than 10000 runs' USING ERRCODE = 'program_limit_exceeded',
+        HINT = 'Use a larger step or a shorter range.';
+    END IF;
+    rid := pipeline._enqueue(name, project, variables, 'backfill', t, least(t + step, stop), first);
+    IF first IS NULL THEN
+      first := rid;
+      UPDATE pipeline.runs SET backfill_id = rid WHERE run_id = rid;
+    END IF;
+    t := t + step;
+  END LOOP;
+  RETURN first;
+END $$;
+COMMENT ON FUNCTION pipeline.backfill(text, timestamptz, timestamptz, interval, jsonb, text) IS
+  'queue one run per interval [t, t + step) from start to stop, each with its own execution_date; returns the backfill id';
+
+-- Each interval counts by its latest run, so a retried interval replaces its failure.
+CREATE VIEW pipeline.backfills WITH (security_invoker = true) AS
+SELECT l.backfill_id, p.name AS pipeline, min(l.interval_start) AS start, max(l.interval_end) AS stop,
+       count(*) AS intervals,
+       count(*) FILTER (WHERE l.status = 'succeeded') AS done,
+       count(*) FILTER (WHERE l.status = 'failed') AS failed,
+       count(*) FILTER (WHERE l.status = 'cancelled') AS cancelled,
+       count(*) FILTER (WHERE l.status IN ('queued', 'running')) AS remaining
+  FROM (SELECT DISTINCT ON (backfill_id, interval_start) *
+          FROM pipeline.runs WHERE backfill_id IS NOT NULL
+         ORDER BY backfill_id, interval_start, run_id DESC) AS l
+  JOIN pipeline.pipelines p USING (pipeline_id)
+ GROUP BY l.backfill_id, p.name;
+COMMENT ON VIEW pipeline.backfills IS 'backfills and their progress: intervals done, failed, remaining';
+
+-- A scheduled firing: the data interval is from the previous firing to this one.
+CREATE FUNCTION pipeline._scheduled_trigger(name text, project text, cron text, variables jsonb)
+RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  t_end timestamptz := pipeline._cron_previous(cron, now());
+  t_start timestamptz := pipeline._cron_previous(cron, t_end - interval '1 minute');
+BEGIN
+  RETURN pipeline._enqueue(name, project, variables, 'schedule', t_start, t_end, NULL);
+END $$;
+
+CREATE FUNCTION pipeline.schedule(name text, cron text, variables jsonb DEFAULT '{}', project text DEFAULT 'default')
+RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  job text := 'pipeline:' || project || '.' || name;
+  command text;
+  jobid bigint;
+BEGIN
+  IF to_regnamespace('cron') IS NULL THEN
+    RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+      USING ERRCODE = 'feature_not_supported',
+            HINT = 'Schedules need pg_cron: put it in shared_preload_libraries, set cron.database_name to this database, and CREATE EXTENSION pg_cron.';
+  END IF;
+  PERFORM pipeline._cron_previous(cron, now());  -- refuses an expression it cannot read
+  IF NOT EXISTS (SELECT FROM pipeline.pipelines p WHERE p.name = schedule.name AND p.project = schedule.project) THEN
+    RAISE EXCEPTION 'pipeline "%" does not exist in project "%"', name, project
+      USING ERRCODE = 'undefined_object', HINT = 'Register it with pipeline.register(yaml).';
+  END IF;
+  -- pg_cron only fires; once pg_pipeline is dropped the job removes itself.
+  command := format($c$DO $job$ BEGIN IF to_regprocedure('pipeline._scheduled_trigger(text,text,text,jsonb)') IS NULL THEN PERFORM cron.unschedule(%L); ELSE PERFORM pipeline._scheduled_trigger(%L, %L, %L, %L::jsonb); END IF; END $job$;$c$,
+                    job, name, project, cron, variables);
+  EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO jobid USING job, cron, command;
+  RETURN jobid;
+END $$;
+COMMENT ON FUNCTION pipeline.schedule(text, text, jsonb, text) IS
+  'run a pipeline on a cron schedule: a pg_cron job named pipeline:<project>.<name> that only triggers (rescheduling replaces it)';
+
+CREATE FUNCTION pipeline.unschedule(name text, project text DEFAULT 'default')
+RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  job text := 'pipeline:' || project || '.' || name;
+  found_job boolean;
+BEGIN
+  IF to_regnamespace('cron') IS NULL THEN
+    RETURN false;
+  END IF;
+  EXECUTE 'SELECT EXISTS (SELECT FROM cron.job WHERE jobname = $1)' INTO found_job USING job;
+  IF found_job THEN
+    EXECUTE 'SELECT cron.unschedule($1)' USING job;
+  END IF;
+  RETURN found_job;
+END $$;
+COMMENT ON FUNCTION pipeline.unschedule(text, text) IS 'remove a pipeline''s pg_cron schedule; false when it had none';
+
+CREATE VIEW pipeline.progress WITH (security_invoker = true) AS
+SELECT r.run_id, p.project, p.name AS pipeline, b.block_name, b.block_type, b.attempt,
+       clock_timestamp() - b.started_at AS elapsed,
+       c.param3 AS rows_loaded, c.param11 AS bytes_downloaded, c.param1 AS bytes_processed,
+       r.worker_pid
+  FROM pipeline.runs r
+  JOIN pipeline.pipelines p USING (pipeline_id)
+  JOIN pipeline.block_runs b ON b.run_id = r.run_id AND b.status = 'running'
+  LEFT JOIN pg_stat_get_progress_info('COPY') AS c ON c.pid = b.worker_pid
+ WHERE r.status = 'running';
+COMMENT ON VIEW pipeline.progress IS 'live runs: the block running, its attempt, elapsed time, rows and bytes loaded so far';
+
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA pipeline FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION pipeline._wake_launcher(), pipeline._cron_previous(text, timestamptz),
+  pipeline._enqueue(text, text, jsonb, text, timestamptz, timestamptz, bigint),
+  pipeline.trigger(text, jsonb, text), pipeline.wait(bigint, interval), pipeline.cancel(bigint),
+  pipeline.retry(bigint), pipeline.backfill(text, timestamptz, timestamptz, interval, jsonb, text),
+  pipeline._scheduled_trigger(text, text, text, jsonb), pipeline.schedule(text, text, jsonb, text),
+  pipeline.unschedule(text, text) TO pipeline_user;
+GRANT SELECT ON pipeline.backfills, pipeline.progress TO pipeline_user;

@@ -22,6 +22,7 @@ extern "C" {
 #include "core/spec_json.hpp"
 #include "core/sql_text.hpp"
 #include "core/test_plan.hpp"
+#include "core/webhook.hpp"
 #include "core/validate.hpp"
 #include "pg/catalog.hpp"
 #include "pg/copy_bridge.hpp"
@@ -48,6 +49,7 @@ struct BlockState {
   std::string status = "pending";
   std::string relation;  // quoted name of the block's output relation
   int64_t rows_out = -1;
+  int attempts_done = 0;    // attempts recorded before this worker (a resumed run)
   bool said_false = false;  // a conditional that evaluated false
 };
 
@@ -416,7 +418,7 @@ AttemptResult RunCallback(Run& run, BlockState& state, bool success) {
 bool RunBlock(Run& run, BlockState& state, Error* failure, bool callback_success = true) {
   const BlockSpec& b = *state.spec;
   const core::RetrySpec& retry = b.retry;
-  for (int attempt = 1;; ++attempt) {
+  for (int attempt = state.attempts_done + 1;; ++attempt) {
     InTransaction([&] {
       SpiExec("UPDATE pipeline.block_runs SET status = 'running', attempt = $3::int, "
               "started_at = clock_timestamp(), finished_at = NULL, worker_pid = pg_backend_pid() "
@@ -530,7 +532,50 @@ Run LoadRun(int64_t run_id) {
     run.blocks[b.name].spec = &b;
     for (const auto& up : b.upstream) run.consumers[up]++;
   }
+  // A retried or recovered run resumes: blocks that succeeded keep their output (when it still
+  // exists); conditionals are asked again, since what they said is not recorded.
+  for (const auto& row : SpiQuery(
+           "SELECT block_name, status, output_relation, rows_out, attempt, "
+           "output_relation IS NULL OR to_regclass(output_relation) IS NOT NULL "
+           "FROM pipeline.block_runs WHERE run_id = $1::bigint", {Num(run_id)})) {
+    auto it = run.blocks.find(*row[0]);
+    if (it == run.blocks.end()) continue;
+    BlockState& state = it->second;
+    state.attempts_done = static_cast<int>(ToInt(row[4]));
+    if (*row[1] == "succeeded" && *row[5] == "t" && state.spec->type != BlockType::kConditional) {
+      state.status = "succeeded";
+      state.relation = row[2].value_or("");
+      state.rows_out = row[3] ? ToInt(row[3]) : -1;
+    }
+  }
   return run;
+}
+
+// Tells listeners (LISTEN pipeline_events) about a run's new state.
+void Notify(int64_t run_id, const std::string& status, const std::string& error = {}) {
+  SpiExec("SELECT pg_notify('pipeline_events', json_build_object('run_id', r.run_id, 'pipeline', p.name, "
+          "'project', p.project, 'status', $2::text, 'error', NULLIF($3, ''))::text) "
+          "FROM pipeline.runs r JOIN pipeline.pipelines p USING (pipeline_id) WHERE r.run_id = $1::bigint",
+          {Num(run_id), status, error});
+}
+
+// Posts a failed run to the pipeline's webhook; a delivery failure is logged, not fatal.
+void CallWebhook(const Run& run, const std::string& status, const std::string& error) {
+  const std::string& url = run.spec.settings.webhook_url;
+  if (url.empty()) return;
+  std::string json = "{\"run_id\":" + Num(run.id) + ",\"pipeline\":" + core::JsonString(run.spec.name) +
+                     ",\"project\":" + core::JsonString(run.project) + ",\"status\":" +
+                     core::JsonString(status) + ",\"error\":" + core::JsonString(error) + "}";
+  std::string line = "posted the failure to the webhook";
+  try {
+    core::PostJson(url, json, 10000);
+  } catch (const Error& e) {
+    line = std::string("webhook not reached: ") + e.message();
+  }
+  try {
+    InTransaction([&] { WriteLog(run.id, "", {"info", line}); });
+  } catch (const Error&) {
+  }
 }
 
 // Drops staging left by this role's failed runs older than pipeline.staging_retention.
@@ -587,8 +632,12 @@ RunOutcome ExecuteRun(int64_t run_id) {
       // Templates call pipeline.secret() and pipeline.env_var() unqualified, as Mage users write.
       SpiExec("SELECT set_config('search_path', current_setting('search_path') || ', pipeline', false) "
               "WHERE current_setting('search_path') !~ '\\mpipeline\\M'");
-      SpiExec("UPDATE pipeline.runs SET status = 'running', started_at = coalesce(started_at, clock_timestamp()) "
-              "WHERE run_id = $1::bigint", {Num(run_id)});
+      uint64_t claimed = SpiExec(
+          "UPDATE pipeline.runs SET status = 'running', worker_pid = pg_backend_pid(), "
+          "started_at = coalesce(started_at, clock_timestamp()) "
+          "WHERE run_id = $1::bigint AND status IN ('queued', 'running')", {Num(run_id)});
+      if (claimed == 0) throw Error(sqlstate::kQueryCanceled, "run " + Num(run_id) + " was cancelled before it started");
+      Notify(run_id, "running");
       DropExpiredStaging();
     });
   } catch (const Error& e) {
@@ -596,7 +645,7 @@ RunOutcome ExecuteRun(int64_t run_id) {
     try {
       InTransaction([&] {
         SpiExec("UPDATE pipeline.runs SET status = 'failed', finished_at = clock_timestamp(), "
-                "error = $2, sqlstate = $3 WHERE run_id = $1::bigint",
+                "error = $2, sqlstate = $3 WHERE run_id = $1::bigint AND status IN ('queued', 'running')",
                 {Num(run_id), e.message(), e.sqlstate()});
       });
     } catch (const Error&) {
@@ -616,6 +665,7 @@ RunOutcome ExecuteRun(int64_t run_id) {
         continue;
       }
       if (g_cancel_requested) break;
+      if (state.status == "succeeded") continue;  // done by an earlier attempt of this run
       std::string blocked_by;
       bool skipped = false, upstream_failed = false;
       for (const auto& up : b.upstream) {
@@ -667,11 +717,13 @@ RunOutcome ExecuteRun(int64_t run_id) {
           MarkBlock(run, name, cancelled ? "cancelled" : "upstream_failed");
       const char* status = outcome.status == RunStatus::kSucceeded ? "succeeded"
                            : outcome.status == RunStatus::kCancelled ? "cancelled" : "failed";
+      std::string error = first_failure || cancelled ? std::string(outcome.error.message()) : "";
       SpiExec("UPDATE pipeline.runs SET status = $2, finished_at = clock_timestamp(), "
               "error = NULLIF($3, ''), sqlstate = NULLIF($4, '00000') WHERE run_id = $1::bigint",
-              {Num(run.id), status, first_failure || cancelled ? std::string(outcome.error.message()) : "",
-               first_failure || cancelled ? outcome.error.sqlstate() : "00000"});
+              {Num(run.id), status, error, first_failure || cancelled ? outcome.error.sqlstate() : "00000"});
+      Notify(run.id, status, error);
     });
+    if (outcome.status == RunStatus::kFailed) CallWebhook(run, "failed", outcome.error.message());
   } catch (const Error& e) {
     outcome.status = RunStatus::kFailed;
     outcome.error = e;

@@ -11,7 +11,7 @@ extern "C" {
 
 namespace pgpipe::pg {
 
-GucValues guc = {10000, 1, 30, 5, 0, nullptr, 86400};
+GucValues guc = {10000, 1, 30, 5, 0, nullptr, 86400, nullptr, 2, 30 * 86400, 5000};
 
 void DefineGucs() {
   DefineCustomIntVariable("pipeline.connect_timeout", "Time allowed to connect to an HTTP source.",
@@ -40,6 +40,21 @@ void DefineGucs() {
                           "How long the staging tables of a failed run are kept for inspection.",
                           nullptr, &guc.staging_retention_s, 86400, 0, INT_MAX, PGC_USERSET,
                           GUC_UNIT_S, nullptr, nullptr, nullptr);
+  DefineCustomStringVariable("pipeline.database", "Database whose queued runs the launcher starts.",
+                             nullptr, &guc.database, "postgres", PGC_POSTMASTER, 0, nullptr,
+                             nullptr, nullptr);
+  DefineCustomIntVariable("pipeline.max_workers",
+                          "Most run workers the launcher keeps going at once.", nullptr,
+                          &guc.max_workers, 2, 1, 64, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("pipeline.history_retention",
+                          "Runs finished longer ago than this are pruned with their block runs "
+                          "and log; 0 keeps them all.",
+                          nullptr, &guc.history_retention_s, 30 * 86400, 0, INT_MAX, PGC_SIGHUP,
+                          GUC_UNIT_S, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("pipeline.launcher_naptime",
+                          "Longest time the launcher sleeps when nothing wakes it.", nullptr,
+                          &guc.launcher_naptime_ms, 5000, 100, 3600 * 1000, PGC_SIGHUP,
+                          GUC_UNIT_MS, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("pipeline");
 }
 

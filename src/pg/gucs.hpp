@@ -15,6 +15,10 @@ struct GucValues {
   int max_download_mb;      // 0 = no limit
   char* allowed_url_prefixes;  // comma-separated; empty = any (superuser-set)
   int staging_retention_s;     // how long a failed run's staging is kept
+  char* database;              // where the launcher works (postmaster start)
+  int max_workers;             // run workers the launcher keeps going at once
+  int history_retention_s;     // runs finished longer ago are pruned; 0 keeps them all
+  int launcher_naptime_ms;     // the launcher's longest sleep when nothing wakes it
 };
 extern GucValues guc;
 

@@ -4,6 +4,7 @@ extern "C" {
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 
 PG_MODULE_MAGIC;
 
@@ -11,8 +12,14 @@ void _PG_init(void);
 }
 
 #include "pg/gucs.hpp"
+#include "pg/launcher.hpp"
+#include "pg/shmem.hpp"
 
-// Defines every GUC; called once per backend that loads the library.
+// Defines every GUC; when preloaded, also asks for shared memory and registers the launcher.
 void _PG_init(void) {
   pgpipe::pg::DefineGucs();
+  if (process_shared_preload_libraries_in_progress) {
+    pgpipe::pg::RequestSharedState();
+    pgpipe::pg::RegisterLauncher();
+  }
 }

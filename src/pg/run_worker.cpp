@@ -24,6 +24,7 @@ extern "C" {
 #include "utils/resowner.h"
 
 PGDLLEXPORT void pipeline_run_worker_main(Datum main_arg);
+PGDLLEXPORT void pipeline_queued_run_main(Datum main_arg);
 }
 
 #include <cstring>
@@ -32,6 +33,7 @@ PGDLLEXPORT void pipeline_run_worker_main(Datum main_arg);
 #include "pg/boundary.hpp"
 #include "pg/executor.hpp"
 #include "pg/run_worker.hpp"
+#include "pg/shmem.hpp"
 
 namespace pgpipe::pg {
 
@@ -59,6 +61,36 @@ void HandleSigterm(SIGNAL_ARGS) {
   QueryCancelPending = true;
   SetLatch(MyLatch);
   errno = save_errno;
+}
+
+// What the launcher hands a queued-run worker in bgw_extra.
+struct QueuedRun {
+  Oid database;
+  Oid role;
+};
+
+// Fills the fields every run worker shares.
+void DescribeWorker(BackgroundWorker* worker, const char* function, const std::string& name) {
+  std::memset(worker, 0, sizeof *worker);
+  worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  worker->bgw_start_time = BgWorkerStart_RecoveryFinished;
+  worker->bgw_restart_time = BGW_NEVER_RESTART;
+  std::snprintf(worker->bgw_library_name, BGW_MAXLEN, "pg_pipeline");
+  std::snprintf(worker->bgw_function_name, BGW_MAXLEN, "%s", function);
+  std::snprintf(worker->bgw_name, BGW_MAXLEN, "%s", name.c_str());
+  std::snprintf(worker->bgw_type, BGW_MAXLEN, "pg_pipeline run");
+  worker->bgw_notify_pid = MyProcPid;
+}
+
+// Connects a run worker: as the bootstrap superuser, then for good as the run's role.
+// SECURITY_LOCAL_USERID_CHANGE forbids SET ROLE and SET SESSION AUTHORIZATION, so the
+// pipeline's SQL cannot climb back (aborts restore this user too); a NOLOGIN role works.
+void ConnectAs(Oid database, Oid role) {
+  pqsignal(SIGTERM, HandleSigterm);
+  BackgroundWorkerUnblockSignals();
+  BackgroundWorkerInitializeConnectionByOid(database, BOOTSTRAP_SUPERUSERID, 0);
+  SetUserIdAndSecContext(role, SECURITY_LOCAL_USERID_CHANGE);
+  pgstat_report_appname("pg_pipeline");
 }
 
 // Creates and executes the run described by the slot, filling in its outcome.
@@ -129,16 +161,8 @@ int64_t RunInWorker(const std::string& project, const std::string& name,
   std::memcpy(slot->variables, variables_json.c_str(), variables_json.size() + 1);
 
   BackgroundWorker worker;
-  std::memset(&worker, 0, sizeof worker);
-  worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-  worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-  worker.bgw_restart_time = BGW_NEVER_RESTART;
-  std::snprintf(worker.bgw_library_name, BGW_MAXLEN, "pg_pipeline");
-  std::snprintf(worker.bgw_function_name, BGW_MAXLEN, "pipeline_run_worker_main");
-  std::snprintf(worker.bgw_name, BGW_MAXLEN, "pg_pipeline run of %s", name.c_str());
-  std::snprintf(worker.bgw_type, BGW_MAXLEN, "pg_pipeline run");
+  DescribeWorker(&worker, "pipeline_run_worker_main", "pg_pipeline run of " + name);
   worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(segment));
-  worker.bgw_notify_pid = MyProcPid;
   BackgroundWorkerHandle* handle = nullptr;
   bool registered = PgCall([&] { return RegisterDynamicBackgroundWorker(&worker, &handle); });
   if (!registered)
@@ -173,13 +197,44 @@ int64_t RunInWorker(const std::string& project, const std::string& name,
   throw core::Error(error.sqlstate, error.message, error.detail, error.hint, context);
 }
 
+BackgroundWorkerHandle* StartQueuedRunWorker(int64_t run_id, unsigned int owner) {
+  BackgroundWorker worker;
+  DescribeWorker(&worker, "pipeline_queued_run_main", "pg_pipeline run " + std::to_string(run_id));
+  worker.bgw_main_arg = Int64GetDatum(run_id);
+  QueuedRun extra = {MyDatabaseId, owner};
+  static_assert(sizeof extra <= BGW_EXTRALEN, "bgw_extra too small");
+  std::memcpy(worker.bgw_extra, &extra, sizeof extra);
+  BackgroundWorkerHandle* handle = nullptr;
+  bool ok = PgCall([&] { return RegisterDynamicBackgroundWorker(&worker, &handle); });
+  return ok ? handle : nullptr;
+}
+
 }  // namespace pgpipe::pg
+
+// Entry point of a worker the launcher started for a queued run.
+void pipeline_queued_run_main(Datum main_arg) {
+  using namespace pgpipe::pg;
+  QueuedRun extra;
+  std::memcpy(&extra, MyBgworkerEntry->bgw_extra, sizeof extra);
+  CurrentResourceOwner = ResourceOwnerCreate(nullptr, "pg_pipeline run worker");
+  ConnectAs(extra.database, extra.role);
+  const int64 run_id = DatumGetInt64(main_arg);
+  CaughtError caught;
+  bool failed = false;
+  try {
+    ExecuteRun(run_id);  // records its own outcome
+  } catch (...) {
+    CatchInto(&caught);
+    failed = true;
+  }
+  WakeLauncher();  // a slot is free
+  if (failed) RaiseCaught(caught);
+  proc_exit(0);
+}
 
 // Entry point of a run worker: the argument is the handle of the caller's RunSlot segment.
 void pipeline_run_worker_main(Datum main_arg) {
   using namespace pgpipe::pg;
-  pqsignal(SIGTERM, HandleSigterm);
-  BackgroundWorkerUnblockSignals();
   CurrentResourceOwner = ResourceOwnerCreate(nullptr, "pg_pipeline run worker");
   dsm_segment* segment = dsm_attach(DatumGetUInt32(main_arg));
   if (segment == nullptr)
@@ -187,12 +242,7 @@ void pipeline_run_worker_main(Datum main_arg) {
                     errmsg("pg_pipeline run worker could not attach to its shared memory")));
   dsm_pin_mapping(segment);
   RunSlot* slot = static_cast<RunSlot*>(dsm_segment_address(segment));
-  // Connect as the bootstrap superuser, then become the run's role for good: a role without
-  // LOGIN can own runs too, and SECURITY_LOCAL_USERID_CHANGE forbids SET ROLE and SET SESSION
-  // AUTHORIZATION, so the pipeline's SQL cannot climb back (aborts restore this user too).
-  BackgroundWorkerInitializeConnectionByOid(slot->database, BOOTSTRAP_SUPERUSERID, 0);
-  SetUserIdAndSecContext(slot->role, SECURITY_LOCAL_USERID_CHANGE);
-  pgstat_report_appname("pg_pipeline");
+  ConnectAs(slot->database, slot->role);
 
   CaughtError caught;
   bool failed = false;

@@ -8,11 +8,17 @@
 #include <cstdint>
 #include <string>
 
+struct BackgroundWorkerHandle;
+
 namespace pgpipe::pg {
 
 // Runs pipeline `name` in a new background worker as the current role, waits for it, and returns
 // the run id; throws the failing block's error (with the run named in the context) on failure.
 int64_t RunInWorker(const std::string& project, const std::string& name,
                     const std::string& variables_json);
+
+// Starts a worker executing queued run `run_id` as role `owner`, and returns its handle (nullptr
+// when no worker slot is free). Used by the launcher; it does not wait.
+struct BackgroundWorkerHandle* StartQueuedRunWorker(int64_t run_id, unsigned int owner);
 
 }  // namespace pgpipe::pg

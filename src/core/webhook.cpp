@@ -1,0 +1,45 @@
+// Webhook delivery: see webhook.hpp. Blocking libcurl easy call with every timeout bounded; the
+// caller (a run worker finishing a run) has nothing else to do meanwhile.
+#include "core/webhook.hpp"
+
+#include <curl/curl.h>
+
+#include <memory>
+
+#include "core/error.hpp"
+#include "core/url.hpp"
+#include "core/pg_free.hpp"
+
+namespace pgpipe::core {
+
+void PostJson(const std::string& url, const std::string& json, long timeout_ms) {
+  std::string scheme = UrlScheme(url);
+  if (scheme != "http" && scheme != "https")
+    throw Error(sqlstate::kInvalidParameterValue, "webhook URL \"" + RedactUrl(url) + "\" is not http or https");
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) throw Error(sqlstate::kInternalError, "could not start libcurl");
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(
+      curl_slist_append(nullptr, "Content-Type: application/json"), curl_slist_free_all);
+  CURL* h = curl.get();
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_POSTFIELDS, json.c_str());
+  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(json.size()));
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(h, CURLOPT_USERAGENT, "pg_pipeline/0.1");
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, +[](char*, size_t size, size_t n, void*) { return size * n; });
+  CURLcode rc = curl_easy_perform(h);
+  if (rc != CURLE_OK)
+    throw Error(sqlstate::kConnectionFailure,
+                "could not post to webhook \"" + RedactUrl(url) + "\": " + curl_easy_strerror(rc));
+  long status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  if (status < 200 || status >= 300)
+    throw Error(sqlstate::kConnectionException,
+                "webhook \"" + RedactUrl(url) + "\" answered HTTP " + std::to_string(status));
+}
+
+}  // namespace pgpipe::core

@@ -1,0 +1,74 @@
+// SQL functions of the orchestration layer written in C++: pipeline.cancel,
+// pipeline._wake_launcher, pipeline._cron_previous. (trigger, wait, retry, backfill and
+// schedule are SQL in the install script: they only write and read catalog rows.)
+extern "C" {
+#include "postgres.h"
+
+#include <signal.h>
+
+#include "fmgr.h"
+#include "utils/timestamp.h"
+}
+
+#include "core/cron.hpp"
+#include "core/error.hpp"
+#include "pg/boundary.hpp"
+#include "pg/fmgr_args.hpp"
+#include "pg/shmem.hpp"
+#include "pg/spi.hpp"
+
+using namespace pgpipe;
+
+// pipeline._wake_launcher(): the launcher looks for queued runs when this transaction commits.
+PGPIPE_FUNCTION(pipeline_wake_launcher) {
+  pg::PgCall([] { pg::WakeLauncherAtCommit(); });
+  PG_RETURN_VOID();
+}
+
+// pipeline._cron_previous(cron text, at timestamptz): the latest firing at or before `at`.
+PGPIPE_FUNCTION(pipeline_cron_previous) {
+  std::string cron = pg::TextArg(fcinfo, 0);
+  TimestampTz at = PG_GETARG_TIMESTAMPTZ(1);
+  std::time_t unix_seconds = static_cast<std::time_t>(timestamptz_to_time_t(at));
+  std::time_t fire = core::CronPreviousFire(cron, unix_seconds);
+  PG_RETURN_TIMESTAMPTZ(time_t_to_timestamptz(static_cast<pg_time_t>(fire)));
+}
+
+// pipeline.cancel(run_id): a queued run ends cancelled at once; a running one's worker gets
+// SIGTERM, which cancels the running block and ends the run cancelled. Row-level security
+// decides whose runs the caller may cancel: only its own (and its roles').
+PGPIPE_FUNCTION(pipeline_cancel) {
+  const std::string run_id = std::to_string(PG_GETARG_INT64(0));
+  pg::SpiSession spi;
+  auto rows = pg::SpiQuery(
+      "SELECT status, worker_pid, (SELECT backend_type FROM pg_stat_activity a WHERE a.pid = r.worker_pid) "
+      "FROM pipeline.runs r WHERE run_id = $1::bigint FOR UPDATE",
+      {run_id});
+  if (rows.empty())
+    throw core::Error(core::sqlstate::kUndefinedObject, "run " + run_id + " does not exist", "",
+                      "Runs of other roles are not visible, and cannot be cancelled.");
+  const std::string status = *rows[0][0];
+  bool cancelled = false;
+  bool has_worker = rows[0][1] && rows[0][2] == pg::SqlValue("pg_pipeline run");
+  if (status == "queued" || (status == "running" && !has_worker)) {
+    // Not started (or claimed, its worker not yet there): it ends here; a worker starting it
+    // later finds it cancelled and stops.
+    pg::SpiExec("UPDATE pipeline.runs SET status = 'cancelled', finished_at = clock_timestamp(), "
+                "error = 'cancelled before it started', sqlstate = '57014' WHERE run_id = $1::bigint",
+                {run_id});
+    pg::SpiExec("UPDATE pipeline.block_runs SET status = 'cancelled', finished_at = clock_timestamp() "
+                "WHERE run_id = $1::bigint AND status IN ('pending', 'queued', 'running')", {run_id});
+    pg::SpiExec("SELECT pg_notify('pipeline_events', json_build_object('run_id', $1::bigint, "
+                "'status', 'cancelled')::text)", {run_id});
+    cancelled = true;
+  } else if (status == "running") {
+    // The worker connects as the bootstrap superuser, so pg_terminate_backend would refuse a
+    // plain owner; the pid was just checked to be a run worker, and the row is locked.
+    pid_t pid = static_cast<pid_t>(std::stol(*rows[0][1]));
+    if (kill(pid, SIGTERM) != 0)
+      throw core::Error(core::sqlstate::kInternalError, "could not signal the worker of run " + run_id);
+    cancelled = true;
+  }
+  spi.Finish();
+  return BoolGetDatum(cancelled);
+}
