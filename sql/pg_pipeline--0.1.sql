@@ -48,7 +48,7 @@ COMMENT ON TABLE pipeline.pipelines IS 'registered pipelines: one row per pipeli
 COMMENT ON COLUMN pipeline.pipelines.pipeline_id IS 'surrogate key';
 COMMENT ON COLUMN pipeline.pipelines.project IS 'project the pipeline belongs to';
 COMMENT ON COLUMN pipeline.pipelines.name IS 'pipeline name, unique within its project';
-COMMENT ON COLUMN pipeline.pipelines.owner IS 'role that registered the pipeline; its runs execute with this role''s privileges';
+COMMENT ON COLUMN pipeline.pipelines.owner IS 'role that registered the pipeline (a run executes as the role that started it)';
 COMMENT ON COLUMN pipeline.pipelines.description IS 'description from the pipeline file';
 COMMENT ON COLUMN pipeline.pipelines.created_at IS 'when the pipeline was first registered';
 COMMENT ON COLUMN pipeline.pipelines.updated_at IS 'when the current version was registered';
@@ -140,7 +140,7 @@ COMMENT ON COLUMN pipeline.runs.variables IS 'the run''s variables, frozen when 
 COMMENT ON COLUMN pipeline.runs.execution_date IS 'logical date of the run';
 COMMENT ON COLUMN pipeline.runs.interval_start IS 'start of the data interval (schedules and backfills)';
 COMMENT ON COLUMN pipeline.runs.interval_end IS 'end of the data interval (exclusive)';
-COMMENT ON COLUMN pipeline.runs.owner IS 'role that started the run; only it (and its members) can see and cancel it';
+COMMENT ON COLUMN pipeline.runs.owner IS 'role that started the run: it executes with this role''s privileges, and only it (and its members) can see and cancel it';
 COMMENT ON COLUMN pipeline.runs.retry_of IS 'the run this one retries, if any';
 COMMENT ON COLUMN pipeline.runs.backfill_id IS 'the backfill that created this run, if any';
 COMMENT ON COLUMN pipeline.runs.worker_pid IS 'process of the background worker executing the run';
@@ -510,6 +510,13 @@ BEGIN
     IF st IN ('succeeded', 'failed', 'cancelled') OR clock_timestamp() >= deadline THEN
       RETURN st;
     END IF;
+    IF st = 'queued' AND EXISTS (
+        SELECT FROM pipeline.runs r WHERE r.run_id = wait.run_id
+           AND r.xmin::text = (pg_current_xact_id_if_assigned()::text::numeric % 4294967296)::text) THEN
+      RAISE EXCEPTION 'run % was queued in this transaction, which has not committed', wait.run_id
+        USING ERRCODE = 'invalid_transaction_state',
+              HINT = 'Commit, then wait for it: the workers see committed runs only.';
+    END IF;
     PERFORM pg_sleep(0.05);
   END LOOP;
 END $$;
@@ -548,7 +555,7 @@ BEGIN
          CASE WHEN b.status = 'succeeded' THEN b.rows_out END,
          CASE WHEN b.status = 'succeeded' THEN b.bytes END,
          CASE WHEN b.status = 'succeeded' THEN b.output_relation END
-    FROM pipeline.block_runs b WHERE b.run_id = r.run_id;
+    FROM pipeline.block_runs b WHERE b.run_id = r.run_id ORDER BY b.block_run_id;
   PERFORM pg_notify('pipeline_events', json_build_object('run_id', rid, 'status', 'queued',
     'trigger', 'retry', 'retry_of', r.run_id)::text);
   PERFORM pipeline._wake_launcher();

@@ -209,6 +209,21 @@ SELECT pg_temp.error_of($$SELECT pipeline.run('templated')$$);
 SELECT pg_temp.error_of($$SELECT pipeline.run('templated', '[1, 2]')$$);
 SELECT pg_temp.error_of($$SELECT pipeline.run('no_such_pipeline')$$);
 
+-- templates in tests are rendered too
+SELECT pipeline.register($$
+name: tested_templates
+variables: {lowest: 2}
+blocks:
+  - name: nums
+    type: data_loader
+    sql: SELECT g AS n FROM generate_series(1, 5) g
+    tests:
+      - {expression: "n >= {{ lowest }}", message: "n is at least {{ lowest }}"}
+      - {assert: "SELECT count(*) = 0 FROM {{ self }} WHERE n < {{ lowest }}", message: too small}
+$$);
+SELECT pg_temp.error_of($$SELECT pipeline.run('tested_templates')$$);
+SELECT pg_temp.error_of($$SELECT pipeline.run('tested_templates', '{"lowest": 1}')$$);
+
 -- a run inside the transaction that registered the pipeline is refused, not deadlocked
 BEGIN;
 SELECT pipeline.register($$

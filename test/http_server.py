@@ -22,6 +22,7 @@ route and sends the GET headers without a body.
   GET /flaky/KEY/N/PATH          the first N requests for KEY answer 500, the
                                  later ones serve the file
   GET /counter/KEY               number of /flaky requests (GET or HEAD) seen
+  POST /hook/KEY                 stores the request body (webhook tests); GET /hook/KEY returns it
                                  for KEY, as text, e.g. "3\n"
   GET /trickle/PATH?bps=B        full Content-Length, body at B bytes/s (default
                                  16384) in pieces of ~B/10 bytes; gives up after
@@ -85,6 +86,9 @@ def _bump(key):
     with _counts_lock:
         _counts[key] = _counts.get(key, 0) + 1
         return _counts[key]
+
+
+_hooks = {}  # webhook bodies by key (POST /hook/KEY)
 
 
 def _count(key):
@@ -197,6 +201,18 @@ class Handler(BaseHTTPRequestHandler):
         self.head = False
         self._dispatch()
 
+    def do_POST(self):
+        """POST /hook/KEY stores the body (a webhook call); GET /hook/KEY returns the last one."""
+        self.head = False
+        parts = urllib.parse.urlsplit(self.path).path.lstrip("/").split("/", 1)
+        length = min(int(self.headers.get("Content-Length") or 0), 1 << 20)
+        body = self.rfile.read(length)
+        if parts[0] != "hook" or len(parts) < 2 or not parts[1]:
+            return self._not_found()
+        with _counts_lock:
+            _hooks[urllib.parse.unquote(parts[1])] = body
+        self._simple(204, "")
+
     def _dispatch(self):
         try:
             self._route()
@@ -222,6 +238,15 @@ class Handler(BaseHTTPRequestHandler):
             if not 200 <= code <= 599:
                 return self._simple(400, "status must be 200-599\n")
             return self._simple(code, "status %d\n" % code)
+        if head == "hook" and rest:
+            with _counts_lock:
+                body = _hooks.get(urllib.parse.unquote(rest))
+            if body is None:
+                return self._not_found()
+            self._headers(200, len(body))
+            if not self.head:
+                self.wfile.write(body)
+            return None
         if head == "counter" and rest:
             return self._simple(200, "%d\n" % _count(urllib.parse.unquote(rest)))
         if head == "flaky":

@@ -147,24 +147,6 @@ std::vector<std::string> SplitPrefixes(const char* list) {
   return out;
 }
 
-core::FetchOptions FetchOptionsFor(const core::SourceSpec& source) {
-  core::FetchOptions opts;
-  opts.url = source.url;
-  opts.compression = source.compression;
-  opts.connect_timeout_ms = source.connect_timeout_s > 0
-                                ? static_cast<long>(source.connect_timeout_s * 1000)
-                                : guc.connect_timeout_ms;
-  opts.low_speed_limit = guc.low_speed_limit;
-  opts.low_speed_time_s = guc.low_speed_time_s;
-  opts.timeout_ms = static_cast<long>(source.timeout_s * 1000);
-  opts.max_redirects = guc.max_redirects;
-  opts.max_bytes = source.max_bytes > 0 ? source.max_bytes
-                                        : static_cast<int64_t>(guc.max_download_mb) * 1024 * 1024;
-  bool is_superuser = PgCall([] { return superuser(); });
-  if (!is_superuser) opts.allowed_prefixes = SplitPrefixes(guc.allowed_url_prefixes);
-  return opts;
-}
-
 // Reads from the source until the first line is complete (or the data ends); returns every
 // byte read, so COPY can be fed them again.
 std::string ReadHeaderBytes(core::HttpSource& source) {
@@ -269,6 +251,24 @@ List* CopyOptions(const core::SourceSpec& s) {
 }
 
 }  // namespace
+
+core::FetchOptions FetchOptionsFor(const core::SourceSpec& source) {
+  core::FetchOptions opts;
+  opts.url = source.url;
+  opts.compression = source.compression;
+  opts.connect_timeout_ms = source.connect_timeout_s > 0
+                                ? static_cast<long>(source.connect_timeout_s * 1000)
+                                : guc.connect_timeout_ms;
+  opts.low_speed_limit = guc.low_speed_limit;
+  opts.low_speed_time_s = guc.low_speed_time_s;
+  opts.timeout_ms = static_cast<long>(source.timeout_s * 1000);
+  opts.max_redirects = guc.max_redirects;
+  opts.max_bytes = source.max_bytes > 0 ? source.max_bytes
+                                        : static_cast<int64_t>(guc.max_download_mb) * 1024 * 1024;
+  bool is_superuser = PgCall([] { return superuser(); });
+  if (!is_superuser) opts.allowed_prefixes = SplitPrefixes(guc.allowed_url_prefixes);
+  return opts;
+}
 
 LoadResult LoadCsv(const LoadRequest& request) {
   const core::SourceSpec& source = request.source;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/http_source.hpp"
 #include "core/spec.hpp"
 
 namespace pgpipe::pg {
@@ -25,6 +26,10 @@ struct LoadResult {
   bool created = false;
   double seconds = 0;
 };
+
+// The fetch options for `source` under the pipeline.* GUCs: timeouts, stall limits, redirects,
+// size cap, and for roles other than superusers pipeline.allowed_url_prefixes.
+core::FetchOptions FetchOptionsFor(const core::SourceSpec& source);
 
 // Streams the source into the target in the current transaction; throws core::Error naming the
 // cause (HTTP, network, gzip, header, a bad row with its line and column). On any error the

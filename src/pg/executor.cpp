@@ -10,6 +10,8 @@ extern "C" {
 }
 
 #include <chrono>
+#include <cstring>
+#include <functional>
 #include <cmath>
 #include <map>
 #include <set>
@@ -80,7 +82,12 @@ int64_t ToInt(const SqlValue& v) { return v ? std::stoll(*v) : 0; }
 // The staging relation of `block` in run `run_id`, quoted: pipeline_staging."r12_block".
 std::string StagingName(int64_t run_id, const std::string& block) {
   std::string name = "r" + Num(run_id) + "_" + block;
-  if (name.size() > 63) name.resize(63);
+  if (name.size() > 63) {
+    // Keep truncated names distinct: the cut name plus a hash of the whole one.
+    char suffix[16];
+    std::snprintf(suffix, sizeof suffix, "_%08zx", std::hash<std::string>{}(name) & 0xffffffffu);
+    name = name.substr(0, 63 - std::strlen(suffix)) + suffix;
+  }
   return "pipeline_staging." + core::QuoteIdent(name);
 }
 
@@ -151,10 +158,23 @@ std::string Render(Run& run, const BlockSpec& block, const std::string& text,
   return core::FinishRender(plan, values);
 }
 
-// Runs the tests of `block` on `self`; counts the output too when `count_rows`. Throws P0004
+// Runs the tests of `block` on `self`; counts the output too when `count_rows`. Throws 23514
 // naming the first failing test.
-void RunTests(Run& run, const BlockSpec& block, const std::string& self, bool count_rows,
+void RunTests(Run& run, const BlockSpec& block_in, const std::string& self, bool count_rows,
               AttemptResult& result) {
+  // Variables and block outputs in test SQL are rendered first; {{ self }} stays, so the plan
+  // can still fold "SELECT count(*) = 0 FROM {{ self }} WHERE ..." into its scan.
+  BlockSpec block = block_in;
+  for (size_t i = 0; i < block.tests.size(); ++i)
+    if (!block.tests[i].sql.empty())
+      block.tests[i].sql = Render(run, block_in, block.tests[i].sql,
+                                  "test " + Num(static_cast<int64_t>(i + 1)) + " of block \"" + block.name + "\"",
+                                  "{{ self }}");
+  for (size_t i = 0; i < block.tests.size(); ++i)
+    if (block.tests[i].message.find("{{") != std::string::npos)
+      block.tests[i].message = Render(run, block_in, block.tests[i].message,
+                                      "message of test " + Num(static_cast<int64_t>(i + 1)) +
+                                          " of block \"" + block.name + "\"");
   core::TestPlan plan = core::PlanTests(block, self, count_rows);
   std::vector<int64_t> counts;
   if (!plan.count_sql.empty()) {
@@ -227,7 +247,7 @@ void Export(Run& run, const BlockSpec& block, AttemptResult& result) {
     return;
   }
   // replace: the new table is built beside the old one and renamed over it at commit.
-  std::string fresh_name = t.table.substr(0, 50) + "_pgp_new";
+  std::string fresh_name = t.table.substr(0, 40) + "_pgp_new_" + Num(run.id);
   std::string fresh = core::QualifiedName(t.schema, fresh_name);
   SpiExec("DROP TABLE IF EXISTS " + fresh);
   result.rows_out = static_cast<int64_t>(SpiExec("CREATE TABLE " + fresh + " AS SELECT * FROM " + source));
@@ -253,11 +273,11 @@ bool EvaluateCondition(Run& run, const BlockSpec& block) {
 
 // Whether the sensor's URL answers with success now.
 bool ProbeUrl(const std::string& url) {
-  core::FetchOptions opts;
-  opts.url = url;
-  opts.compression = "none";
-  opts.connect_timeout_ms = guc.connect_timeout_ms;
-  opts.timeout_ms = 30000;
+  core::SourceSpec probe;  // the loader's limits and allowed prefixes apply to sensors too
+  probe.url = url;
+  probe.compression = "none";
+  probe.timeout_s = 30;
+  core::FetchOptions opts = FetchOptionsFor(probe);
   try {
     core::HttpSource source(opts);
     source.Start();
@@ -583,7 +603,7 @@ void DropExpiredStaging() {
   auto rows = SpiQuery(
       "SELECT br.block_run_id, br.output_relation FROM pipeline.block_runs br "
       "JOIN pipeline.runs r USING (run_id) "
-      "WHERE r.status IN ('failed', 'cancelled') AND br.output_relation LIKE 'pipeline_staging.%' "
+      "WHERE r.status IN ('succeeded', 'failed', 'cancelled') AND br.output_relation LIKE 'pipeline_staging.%' "
       "AND r.finished_at < now() - make_interval(secs => $1::int)",
       {Num(guc.staging_retention_s)});
   for (const auto& row : rows) {
@@ -613,8 +633,8 @@ int64_t CreateRun(const std::string& project, const std::string& name,
                   stored.spec.variables[i].json;
     defaults += "}";
     run_id = ToInt(SpiScalar(
-        "INSERT INTO pipeline.runs (pipeline_id, version, status, trigger, variables, started_at) "
-        "VALUES ($1::bigint, $2::int, 'running', $3, $4::jsonb || $5::jsonb, clock_timestamp()) RETURNING run_id",
+        "INSERT INTO pipeline.runs (pipeline_id, version, status, trigger, variables, execution_date, started_at) "
+        "VALUES ($1::bigint, $2::int, 'running', $3, $4::jsonb || $5::jsonb, now(), clock_timestamp()) RETURNING run_id",
         {Num(stored.pipeline_id), Num(stored.version), trigger, defaults, variables_json}));
     for (const auto& b : stored.spec.blocks)
       SpiExec("INSERT INTO pipeline.block_runs (run_id, block_name, block_type) VALUES ($1::bigint, $2, $3)",
@@ -638,7 +658,6 @@ RunOutcome ExecuteRun(int64_t run_id) {
           "WHERE run_id = $1::bigint AND status IN ('queued', 'running')", {Num(run_id)});
       if (claimed == 0) throw Error(sqlstate::kQueryCanceled, "run " + Num(run_id) + " was cancelled before it started");
       Notify(run_id, "running");
-      DropExpiredStaging();
     });
   } catch (const Error& e) {
     outcome.error = e;
@@ -654,6 +673,11 @@ RunOutcome ExecuteRun(int64_t run_id) {
   }
 
   for (const auto& b : run.spec.blocks) run.blocks[b.name].spec = &b;  // into this copy of the spec
+  try {
+    InTransaction([&] { DropExpiredStaging(); });
+  } catch (const Error&) {
+    // Staging this role may not drop is left for its owner's runs (or the launcher) to sweep.
+  }
   std::optional<Error> first_failure;
   std::vector<std::string> pipeline_callbacks;
   try {
@@ -718,8 +742,10 @@ RunOutcome ExecuteRun(int64_t run_id) {
       const char* status = outcome.status == RunStatus::kSucceeded ? "succeeded"
                            : outcome.status == RunStatus::kCancelled ? "cancelled" : "failed";
       std::string error = first_failure || cancelled ? std::string(outcome.error.message()) : "";
+      // A run cancelled from outside while its worker finished stays cancelled.
       SpiExec("UPDATE pipeline.runs SET status = $2, finished_at = clock_timestamp(), "
-              "error = NULLIF($3, ''), sqlstate = NULLIF($4, '00000') WHERE run_id = $1::bigint",
+              "error = NULLIF($3, ''), sqlstate = NULLIF($4, '00000') "
+              "WHERE run_id = $1::bigint AND status = 'running'",
               {Num(run.id), status, error, first_failure || cancelled ? outcome.error.sqlstate() : "00000"});
       Notify(run.id, status, error);
     });

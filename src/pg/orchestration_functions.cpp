@@ -7,6 +7,8 @@ extern "C" {
 #include <signal.h>
 
 #include "fmgr.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
 #include "utils/timestamp.h"
 }
 
@@ -41,15 +43,20 @@ PGPIPE_FUNCTION(pipeline_cancel) {
   const std::string run_id = std::to_string(PG_GETARG_INT64(0));
   pg::SpiSession spi;
   auto rows = pg::SpiQuery(
-      "SELECT status, worker_pid, (SELECT backend_type FROM pg_stat_activity a WHERE a.pid = r.worker_pid) "
-      "FROM pipeline.runs r WHERE run_id = $1::bigint FOR UPDATE",
+      "SELECT status, worker_pid FROM pipeline.runs r WHERE run_id = $1::bigint FOR UPDATE",
       {run_id});
   if (rows.empty())
     throw core::Error(core::sqlstate::kUndefinedObject, "run " + run_id + " does not exist", "",
                       "Runs of other roles are not visible, and cannot be cancelled.");
   const std::string status = *rows[0][0];
   bool cancelled = false;
-  bool has_worker = rows[0][1] && rows[0][2] == pg::SqlValue("pg_pipeline run");
+  // Whether the recorded worker lives, asked of the process array: pg_stat_activity would hide
+  // a superuser-connected worker's details from the run's owner.
+  pid_t worker = rows[0][1] ? static_cast<pid_t>(std::stol(*rows[0][1])) : 0;
+  bool has_worker = worker != 0 && pg::PgCall([worker] {
+    PGPROC* proc = BackendPidGetProc(worker);
+    return proc != nullptr && proc->isBackgroundWorker;
+  });
   if (status == "queued" || (status == "running" && !has_worker)) {
     // Not started (or claimed, its worker not yet there): it ends here; a worker starting it
     // later finds it cancelled and stops.
@@ -64,8 +71,7 @@ PGPIPE_FUNCTION(pipeline_cancel) {
   } else if (status == "running") {
     // The worker connects as the bootstrap superuser, so pg_terminate_backend would refuse a
     // plain owner; the pid was just checked to be a run worker, and the row is locked.
-    pid_t pid = static_cast<pid_t>(std::stol(*rows[0][1]));
-    if (kill(pid, SIGTERM) != 0)
+    if (kill(worker, SIGTERM) != 0)
       throw core::Error(core::sqlstate::kInternalError, "could not signal the worker of run " + run_id);
     cancelled = true;
   }

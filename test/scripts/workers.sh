@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# The background workers, shown on the cluster of scripts/test.sh (pg_pipeline and pg_cron
+# preloaded, pipeline.database = postgres): queued runs and their events, max_active_runs and
+# overlap, a twelve-interval backfill on two workers, cancel mid-load, kill -9 of a worker
+# mid-load, a server crash mid-run, retry of failed blocks only, a failure webhook, role
+# isolation, and a pg_cron schedule firing a run.
+set -euo pipefail
+source "$(dirname "$0")/../../scripts/lib.sh"
+base="http://127.0.0.1:$PGPIPE_HTTP_PORT"
+db=postgres
+fail() { echo "FAIL: $*"; exit 1; }
+sql() { psql_q -d $db -At -c "$1"; }
+check() {  # check DESCRIPTION SQL-RETURNING-t
+  local got
+  got=$(sql "$2") || fail "$1 (query failed)"
+  [ "$got" = t ] || fail "$1 (got '$got')"
+  echo "ok - $1"
+}
+reconnect() {  # waits until the server takes connections again (after a crash)
+  for _ in $(seq 120); do sql "SELECT 1" >/dev/null 2>&1 && return 0; sleep 0.5; done
+  fail "the server did not come back"
+}
+
+psql_q -d $db -c "SET client_min_messages = warning" -c "DROP EXTENSION IF EXISTS pg_pipeline CASCADE" \
+  -c "CREATE EXTENSION pg_pipeline" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" \
+  -c "DROP SCHEMA IF EXISTS w CASCADE" -c "CREATE SCHEMA w" >/dev/null
+sql "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'pg_pipeline launcher'" | grep -qx t ||
+  fail "no launcher is running"
+echo "ok - the launcher runs"
+
+register() { psql_q -d $db -v y="$1" >/dev/null <<'SQL'
+SELECT pipeline.register(:'y');
+SQL
+}
+
+# 1. trigger returns at once; the run's state changes are NOTIFY events on pipeline_events.
+register "$(cat <<'Y'
+name: quick
+blocks:
+  - {name: one, type: data_loader, sql: "SELECT 1 AS n"}
+Y
+)"
+events=$("$PGBIN/psql" -X -d $db 2>&1 <<'SQL'
+LISTEN pipeline_events;
+SELECT pipeline.trigger('quick') AS r \gset
+SELECT pipeline.wait(:r, '20 s');
+SELECT 1;
+SQL
+)
+for state in queued running succeeded; do
+  grep -q "\"status\" : \"$state\"" <<<"$events" || fail "no $state event in: $events"
+done
+err=$(sql "SELECT pipeline.wait(pipeline.trigger('quick'))" 2>&1 || true)
+grep -q "was queued in this transaction, which has not committed" <<<"$err" || fail "waiting in the queuing transaction: $err"
+echo "ok - trigger + wait, with queued/running/succeeded events on pipeline_events"
+
+# 2. max_active_runs 1 (the default): two triggers run one after the other; overlap: skip skips.
+register "$(cat <<'Y'
+name: serial
+blocks:
+  - {name: nap, type: data_loader, sql: "SELECT pg_sleep(0.7)::text AS slept"}
+Y
+)"
+a=$(sql "SELECT pipeline.trigger('serial')"); b=$(sql "SELECT pipeline.trigger('serial')")
+sql "SELECT pipeline.wait($a, '30 s'), pipeline.wait($b, '30 s')" >/dev/null
+check "two triggers of a max_active_runs 1 pipeline did not overlap" \
+  "SELECT (SELECT finished_at FROM pipeline.runs WHERE run_id = $a) <= (SELECT started_at FROM pipeline.runs WHERE run_id = $b)"
+register "$(cat <<'Y'
+name: skipper
+settings: {overlap: skip}
+blocks:
+  - {name: nap, type: data_loader, sql: "SELECT pg_sleep(0.7)::text AS slept"}
+Y
+)"
+a=$(sql "SELECT pipeline.trigger('skipper')"); b=$(sql "SELECT pipeline.trigger('skipper')")
+[ -n "$a" ] && [ -z "$b" ] || fail "overlap: skip should skip the second trigger (got '$a' and '$b')"
+sql "SELECT pipeline.wait($a, '30 s')" >/dev/null
+echo "ok - overlap: skip skips a trigger while a run is active"
+
+# 3. A twelve-interval backfill, two workers at once, each with its own execution_date.
+register "$(cat <<'Y'
+name: monthly
+settings: {max_active_runs: 2}
+blocks:
+  - {name: month, type: data_loader, sql: "SELECT '{{ execution_date }}'::timestamptz AS month, pg_sleep(0.5)::text AS slept"}
+  - {name: keep, type: data_exporter, upstream: [month], target: {schema: w, table: months, if_exists: append}}
+Y
+)"
+t0=$(date +%s.%N)
+bf=$(sql "SELECT pipeline.backfill('monthly', '2021-01-01', '2022-01-01', '1 month')")
+for _ in $(seq 120); do
+  left=$(sql "SELECT remaining FROM pipeline.backfills WHERE backfill_id = $bf")
+  [ "$left" = 0 ] && break; sleep 0.25
+done
+t1=$(date +%s.%N)
+check "the backfill did all twelve months" "SELECT done = 12 AND failed = 0 FROM pipeline.backfills WHERE backfill_id = $bf"
+check "each run had its own month" "SELECT count(DISTINCT month) = 12 AND min(month) = '2021-01-01' FROM w.months"
+check "two runs overlapped in time (two workers)" \
+  "SELECT EXISTS (SELECT FROM pipeline.runs a JOIN pipeline.runs b ON a.run_id < b.run_id AND a.backfill_id = b.backfill_id
+                   AND a.started_at < b.finished_at AND b.started_at < a.finished_at WHERE a.backfill_id = $bf)"
+echo "   (12 intervals of 0.5 s of work took $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s)"
+
+# 4. Cancel mid-load: the running block stops within seconds, the run ends cancelled, the target
+#    is never created, and pipeline.progress showed the load while it ran.
+register "$(cat <<Y
+name: stalled
+blocks:
+  - {name: load, type: data_loader, source: {url: "$base/stall/small.csv.gz?after=2000&hold=60"}}
+  - {name: publish, type: data_exporter, upstream: [load], target: {schema: w, table: never}}
+Y
+)"
+r=$(sql "SELECT pipeline.trigger('stalled')")
+for _ in $(seq 100); do
+  [ "$(sql "SELECT count(*) FROM pipeline.progress WHERE run_id = $r AND block_name = 'load'")" = 1 ] && break; sleep 0.1
+done
+check "pipeline.progress shows the running load" "SELECT block_name = 'load' AND attempt = 1 FROM pipeline.progress WHERE run_id = $r"
+t0=$(date +%s.%N)
+check "cancel accepts a running run" "SELECT pipeline.cancel($r)"
+status=$(sql "SELECT pipeline.wait($r, '10 s')")
+t1=$(date +%s.%N)
+[ "$status" = cancelled ] || fail "cancelled run ended '$status'"
+echo "ok - the cancelled run ended cancelled in $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}') s"
+check "nothing was published" "SELECT to_regclass('w.never') IS NULL"
+check "the block is recorded cancelled" "SELECT status = 'cancelled' FROM pipeline.block_runs WHERE run_id = $r AND block_name = 'load'"
+check "a finished run cannot be cancelled again" "SELECT NOT pipeline.cancel($r)"
+
+# 5. kill -9 of a worker mid-load: the postmaster restarts every backend; the launcher finds
+#    the orphaned run and, with a retry left, queues it again; it then succeeds.
+register "$(cat <<Y
+name: killed
+blocks:
+  - name: load
+    type: data_loader
+    source: {url: "$base/trickle/small.csv.gz?bps=8000"}
+    retry: {retries: 1}
+  - {name: publish, type: data_exporter, upstream: [load], target: {schema: w, table: survived}}
+Y
+)"
+r=$(sql "SELECT pipeline.trigger('killed')")
+for _ in $(seq 100); do
+  pid=$(sql "SELECT worker_pid FROM pipeline.runs WHERE run_id = $r AND status = 'running'")
+  [ -n "$pid" ] && [ "$(sql "SELECT count(*) FROM pipeline.progress WHERE run_id = $r")" = 1 ] && break; sleep 0.1
+done
+[ -n "$pid" ] || fail "the run never started"
+sleep 1
+kill -9 "$pid"
+sleep 1
+reconnect
+status=$(sql "SELECT pipeline.wait($r, '60 s')")
+[ "$status" = succeeded ] || fail "the killed run ended '$status'"
+check "attempt 1 died, attempt 2 succeeded" \
+  "SELECT array_agg(status ORDER BY attempt) = '{failed,succeeded}' FROM pipeline.block_attempts WHERE run_id = $r AND block_name = 'load'"
+check "the target has exactly one load" "SELECT count(*) = 1000 FROM w.survived"
+echo "ok - kill -9 of a worker mid-load: run recovered and succeeded"
+
+# 6. A server crash mid-run with no retries: the run ends failed, the target stays as it was.
+register "$(cat <<'Y'
+name: crashed
+blocks:
+  - {name: slow, type: data_loader, sql: "SELECT g AS n, pg_sleep(0.002)::text AS s FROM generate_series(1, 2000) g"}
+  - {name: publish, type: data_exporter, upstream: [slow], target: {schema: w, table: survived, if_exists: replace}}
+Y
+)"
+before=$(sql "SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY t::text)) FROM w.survived t")
+r=$(sql "SELECT pipeline.trigger('crashed')")
+for _ in $(seq 100); do
+  [ "$(sql "SELECT status FROM pipeline.runs WHERE run_id = $r")" = running ] && break; sleep 0.1
+done
+sleep 1
+as_postgres "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m immediate -w -t 60 restart -l "$PGPIPE_TMP/server.log" >/dev/null
+reconnect
+status=$(sql "SELECT pipeline.wait($r, '60 s')")
+[ "$status" = failed ] || fail "the crashed run ended '$status'"
+after=$(sql "SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY t::text)) FROM w.survived t")
+[ "$before" = "$after" ] || fail "the target changed after a crash mid-run"
+check "the run says its worker died" "SELECT error LIKE '%worker%died%' FROM pipeline.runs WHERE run_id = $r"
+echo "ok - server crash mid-run: run failed, target intact"
+
+# 7. retry re-runs only the failed and never-run blocks.
+sql "CREATE TABLE IF NOT EXISTS w.switch (broken boolean); TRUNCATE w.switch; INSERT INTO w.switch VALUES (true)" >/dev/null
+register "$(cat <<'Y'
+name: fixable
+settings: {webhook_url: "http://127.0.0.1:54330/hook/fixable"}
+blocks:
+  - {name: load, type: data_loader, sql: "SELECT g AS n FROM generate_series(1, 3) g"}
+  - {name: check, type: transformer, upstream: [load], materialize: table, sql: "SELECT n, 1 / (CASE WHEN (SELECT broken FROM w.switch) THEN 0 ELSE 1 END) AS ok FROM {{ load }}"}
+  - {name: publish, type: data_exporter, upstream: [check], target: {schema: w, table: fixed}}
+Y
+)"
+r=$(sql "SELECT pipeline.trigger('fixable')")
+[ "$(sql "SELECT pipeline.wait($r, '30 s')")" = failed ] || fail "the broken run did not fail"
+hook=$(curl -fsS "$base/hook/fixable" || true)
+grep -q "\"run_id\":$r" <<<"$hook" && grep -q '"status":"failed"' <<<"$hook" || fail "no webhook call for the failed run: '$hook'"
+echo "ok - the failure was posted to the webhook: $hook"
+sql "UPDATE w.switch SET broken = false" >/dev/null
+r2=$(sql "SELECT pipeline.retry($r)")
+[ "$(sql "SELECT pipeline.wait($r2, '30 s')")" = succeeded ] || fail "the retry did not succeed"
+check "the retry kept the load and re-ran the rest" \
+  "SELECT string_agg(block_name || '=' || (started_at IS NULL)::text, ',' ORDER BY block_name) = 'check=false,load=true,publish=false' FROM pipeline.block_runs WHERE run_id = $r2"
+check "retry_of links the runs" "SELECT retry_of = $r FROM pipeline.runs WHERE run_id = $r2"
+
+# 8. Roles see and cancel only their own runs.
+psql_q -d $db -c "SET client_min_messages = warning" -c "DROP ROLE IF EXISTS w_alice" -c "DROP ROLE IF EXISTS w_bob" \
+  -c "CREATE ROLE w_alice IN ROLE pipeline_user" -c "CREATE ROLE w_bob IN ROLE pipeline_user" >/dev/null
+ar=$(psql_q -d $db -At -c "SET ROLE w_alice" -c "SELECT pipeline.register(E'name: alices\nblocks:\n  - {name: nap, type: data_loader, sql: \"SELECT pg_sleep(3)::text AS s\"}\n')" \
+      -c "SELECT pipeline.trigger('alices')" | tail -1)
+seen=$(psql_q -d $db -At -c "SET ROLE w_bob" -c "SELECT count(*) FROM pipeline.runs WHERE run_id = $ar")
+[ "$seen" = 0 ] || fail "bob sees alice's run"
+psql_q -d $db -At -c "SET ROLE w_bob" -c "SELECT pipeline.cancel($ar)" >/dev/null 2>&1 && fail "bob cancelled alice's run"
+owner=$(sql "SELECT owner FROM pipeline.runs WHERE run_id = $ar")
+[ "$owner" = w_alice ] || fail "the run belongs to '$owner'"
+psql_q -d $db -At -c "SET ROLE w_alice" -c "SELECT pipeline.cancel($ar)" | tail -1 | grep -qx t || fail "alice could not cancel her run"
+[ "$(sql "SELECT pipeline.wait($ar, '20 s')")" = cancelled ] || fail "alice's run did not end cancelled"
+echo "ok - bob can neither see nor cancel alice's run; alice can"
+psql_q -d $db -c "DROP OWNED BY w_alice, w_bob" -c "DROP ROLE w_alice, w_bob" >/dev/null
+
+# 9. pg_cron: a schedule is a cron job named after the pipeline that only triggers; it fires
+#    (pg_cron 1.4 counts in minutes) and the run gets its interval; unschedule removes it.
+jid=$(sql "SELECT pipeline.schedule('quick', '* * * * *', '{\"from\": \"cron\"}')")
+check "the cron job is named after the pipeline" "SELECT jobname = 'pipeline:default.quick' AND command LIKE '%pipeline._scheduled_trigger%' FROM cron.job WHERE jobid = $jid"
+check "rescheduling replaces the job" "SELECT pipeline.schedule('quick', '* * * * *') = $jid AND (SELECT count(*) FROM cron.job) = 1"
+echo "   waiting up to 70 s for pg_cron to fire"
+for _ in $(seq 140); do
+  [ "$(sql "SELECT count(*) FROM pipeline.runs WHERE trigger = 'schedule'")" -gt 0 ] && break; sleep 0.5
+done
+check "a scheduled run was queued with a one-minute interval" \
+  "SELECT interval_end - interval_start = interval '1 minute' AND execution_date = interval_start FROM pipeline.runs WHERE trigger = 'schedule' ORDER BY run_id LIMIT 1"
+check "unschedule says it removed the job" "SELECT pipeline.unschedule('quick')"
+check "... and the job is gone" "SELECT NOT EXISTS (SELECT FROM cron.job)"
+sql "SELECT pipeline.schedule('quick', '0 3 * * *')" >/dev/null
+check "dropping the pipeline says it dropped it" "SELECT pipeline.drop_pipeline('quick')"
+check "... and its job is gone" "SELECT NOT EXISTS (SELECT FROM cron.job)"
+err=$(sql "SELECT pipeline.schedule('serial', '61 * * * *')" 2>&1 || true)
+grep -q 'invalid cron expression "61 \* \* \* \*"' <<<"$err" || fail "bad cron expression: $err"
+echo "ok - a bad cron expression is refused by name"
+
+psql_q -d $db -c "SET client_min_messages = warning" -c "DROP SCHEMA w CASCADE" -c "DROP EXTENSION pg_pipeline CASCADE" >/dev/null
+echo "ok"
