@@ -226,6 +226,7 @@ void Export(Run& run, const BlockSpec& block, AttemptResult& result) {
   std::string target = core::QualifiedName(t.schema, t.table);
   // Runs publishing to one target take turns (two appends must not both create it, two
   // replaces must not both swap); the lock ends with this transaction.
+  SpiExec("SELECT pg_advisory_xact_lock(hashtext('pg_pipeline schema ' || $1))", {t.schema});
   SpiExec("SELECT pg_advisory_xact_lock(hashtext('pg_pipeline export ' || $1))", {target});
   SpiExec("CREATE SCHEMA IF NOT EXISTS " + core::QuoteIdent(t.schema));
   bool exists = SpiScalar("SELECT to_regclass($1) IS NOT NULL", {target}) == SqlValue("t");
