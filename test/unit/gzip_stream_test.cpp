@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "catch_error.hpp"
+
 #include <string>
 #include <vector>
 
@@ -34,17 +36,6 @@ std::string InflateInPieces(const std::string& gz, const std::vector<size_t>& si
   return out;
 }
 
-// Runs f and returns the Error it must throw.
-template <typename F>
-Error CatchError(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no Error thrown";
-  return Error("00000", "");
-}
 
 TEST(LooksGzip, ChecksTheMagicBytes) {
   const unsigned char gz[] = {0x1f, 0x8b, 0x08};

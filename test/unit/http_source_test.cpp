@@ -4,6 +4,8 @@
 #include "core/http_source.hpp"
 
 #include <gtest/gtest.h>
+
+#include "catch_error.hpp"
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -69,17 +71,6 @@ std::string Fetch(FetchOptions opts, FetchStats* stats = nullptr, int max_read =
   return out;
 }
 
-// Runs f and returns the Error it must throw.
-template <typename F>
-Error CatchError(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  ADD_FAILURE() << "no Error thrown";
-  return Error("00000", "");
-}
 
 // Fetches opts and returns the Error the fetch must end with.
 Error FetchError(FetchOptions opts) {
