@@ -163,6 +163,7 @@ CREATE TABLE pipeline.block_runs (
   rows_out        bigint CHECK (rows_out >= 0),
   bytes           bigint CHECK (bytes >= 0),
   output_relation text,
+  condition       boolean,
   worker_pid      integer,
   next_attempt_at timestamptz,
   started_at      timestamptz,
@@ -184,6 +185,7 @@ COMMENT ON COLUMN pipeline.block_runs.rows_in IS 'rows read from upstream output
 COMMENT ON COLUMN pipeline.block_runs.rows_out IS 'rows in the block''s output';
 COMMENT ON COLUMN pipeline.block_runs.bytes IS 'bytes downloaded (loaders)';
 COMMENT ON COLUMN pipeline.block_runs.output_relation IS 'relation holding the block''s output (staging table or view)';
+COMMENT ON COLUMN pipeline.block_runs.condition IS 'what a conditional block said (false skipped its downstream blocks)';
 COMMENT ON COLUMN pipeline.block_runs.worker_pid IS 'backend running the block, while it runs';
 COMMENT ON COLUMN pipeline.block_runs.next_attempt_at IS 'when the next retry may start';
 COMMENT ON COLUMN pipeline.block_runs.started_at IS 'when the current attempt started';

@@ -54,7 +54,8 @@ SELECT pipeline.run('every_type');
 SELECT * FROM last_run;
 SELECT * FROM reports.buckets ORDER BY bucket;
 SELECT what FROM events;
-SELECT block_name, message FROM pipeline.run_log WHERE run_id = 1 ORDER BY log_id;
+-- (per block: blocks that do not depend on each other run at once, so their lines interleave)
+SELECT block_name, message FROM pipeline.run_log WHERE run_id = 1 ORDER BY block_name, log_id;
 SELECT count(*) AS staging_left_after_success FROM pg_class WHERE relnamespace = 'pipeline_staging'::regnamespace;
 
 -- 2. A conditional that says false skips what follows; the run still succeeds.

@@ -5,6 +5,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
+#include "postmaster/bgworker.h"
 #include "utils/timeout.h"
 #include "utils/wait_event.h"
 }
@@ -30,6 +31,7 @@ extern "C" {
 #include "pg/copy_bridge.hpp"
 #include "pg/executor.hpp"
 #include "pg/gucs.hpp"
+#include "pg/run_worker.hpp"
 #include "pg/spi.hpp"
 #include "pg/txn.hpp"
 
@@ -486,8 +488,10 @@ bool RunBlock(Run& run, BlockState& state, Error* failure, bool callback_success
         SpiExec("UPDATE pipeline.block_runs SET status = 'succeeded', finished_at = clock_timestamp(), "
                 "rows_in = NULLIF($3::bigint, -1), rows_out = NULLIF($4::bigint, -1), "
                 "bytes = NULLIF($5::bigint, -1), output_relation = NULLIF($6, ''), error = NULL, "
-                "sqlstate = NULL, error_detail = NULL WHERE run_id = $1::bigint AND block_name = $2",
-                {Num(run.id), b.name, Num(result.rows_in), Num(result.rows_out), Num(result.bytes), state.relation});
+                "sqlstate = NULL, error_detail = NULL, condition = $7::boolean "
+                "WHERE run_id = $1::bigint AND block_name = $2",
+                {Num(run.id), b.name, Num(result.rows_in), Num(result.rows_out), Num(result.bytes), state.relation,
+                 b.type == BlockType::kConditional ? SqlValue(state.said_false ? "false" : "true") : std::nullopt});
         SpiExec("UPDATE pipeline.block_attempts SET status = 'succeeded', finished_at = clock_timestamp() "
                 "WHERE run_id = $1::bigint AND block_name = $2 AND attempt = $3::int",
                 {Num(run.id), b.name, Num(attempt)});
@@ -557,19 +561,21 @@ Run LoadRun(int64_t run_id) {
     for (const auto& up : b.upstream) run.consumers[up]++;
   }
   // A retried or recovered run resumes: blocks that succeeded keep their output (when it still
-  // exists); conditionals are asked again, since what they said is not recorded.
+  // exists) and conditionals what they said.
   for (const auto& row : SpiQuery(
            "SELECT block_name, status, output_relation, rows_out, attempt, "
-           "output_relation IS NULL OR to_regclass(output_relation) IS NOT NULL "
+           "output_relation IS NULL OR to_regclass(output_relation) IS NOT NULL, condition "
            "FROM pipeline.block_runs WHERE run_id = $1::bigint", {Num(run_id)})) {
     auto it = run.blocks.find(*row[0]);
     if (it == run.blocks.end()) continue;
     BlockState& state = it->second;
     state.attempts_done = static_cast<int>(ToInt(row[4]));
-    if (*row[1] == "succeeded" && *row[5] == "t" && state.spec->type != BlockType::kConditional) {
+    if (*row[1] == "succeeded" && *row[5] == "t" &&
+        (state.spec->type != BlockType::kConditional || row[6])) {
       state.status = "succeeded";
       state.relation = row[2].value_or("");
       state.rows_out = row[3] ? ToInt(row[3]) : -1;
+      state.said_false = row[6] == SqlValue("f");
     }
   }
   return run;
@@ -622,6 +628,73 @@ void DropRunStaging(Run& run) {
   }
   SpiExec("UPDATE pipeline.block_runs SET output_relation = NULL WHERE run_id = $1::bigint "
           "AND output_relation LIKE 'pipeline_staging.%'", {Num(run.id)});
+}
+
+
+// Waits until a block worker exits (its exit sets our latch) or a second passes.
+void WaitForHelpers() {
+  PgCall([] {
+    int rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 1000L, PG_WAIT_EXTENSION);
+    if (rc & WL_LATCH_SET) ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+  });
+}
+
+// The role this worker acts as: block workers act as it too.
+Oid GetRunOwner() {
+  return PgCall([] { return GetUserId(); });
+}
+
+// Takes in the outcome of block workers that exited: the block's row says how it went; a
+// worker gone with its block unfinished failed that block.
+void ReapHelpers(Run& run, std::map<std::string, BackgroundWorkerHandle*>& helpers,
+                 std::optional<Error>& first_failure) {
+  for (auto it = helpers.begin(); it != helpers.end();) {
+    pid_t pid;
+    BgwHandleStatus status = PgCall([&] { return GetBackgroundWorkerPid(it->second, &pid); });
+    if (status != BGWH_STOPPED && status != BGWH_POSTMASTER_DIED) {
+      ++it;
+      continue;
+    }
+    const std::string name = it->first;
+    BlockState& state = run.blocks.at(name);
+    InTransaction([&] {
+      auto rows = SpiQuery("SELECT status, output_relation, rows_out, condition, error, sqlstate "
+                           "FROM pipeline.block_runs WHERE run_id = $1::bigint AND block_name = $2",
+                           {Num(run.id), name});
+      std::string status_now = rows.empty() ? "failed" : *rows[0][0];
+      if (status_now == "pending" || status_now == "running") {
+        SpiExec("UPDATE pipeline.block_runs SET status = 'failed', finished_at = clock_timestamp(), "
+                "error = 'its block worker exited before finishing it', sqlstate = 'XX000' "
+                "WHERE run_id = $1::bigint AND block_name = $2", {Num(run.id), name});
+        status_now = "failed";
+        if (!first_failure)
+          first_failure = Error(sqlstate::kInternalError, "block \"" + name + "\" failed: its block worker exited before finishing it");
+      } else if (status_now == "failed" && !first_failure) {
+        first_failure = Error(rows[0][5].value_or("XX000"),
+                              "block \"" + name + "\" failed: " + rows[0][4].value_or("unknown error"));
+      }
+      state.status = status_now;
+      state.relation = rows.empty() ? "" : rows[0][1].value_or("");
+      state.rows_out = !rows.empty() && rows[0][2] ? ToInt(rows[0][2]) : -1;
+      state.said_false = !rows.empty() && rows[0][3] == SqlValue("f");
+    });
+    PgCall([&] { pfree(it->second); });
+    it = helpers.erase(it);
+  }
+}
+
+// Cancels the block workers still running (after a cancel or a failure of this worker) and
+// waits for them; they record their blocks as cancelled.
+void StopHelpers(Run& run, std::map<std::string, BackgroundWorkerHandle*>& helpers,
+                 std::optional<Error>& first_failure) {
+  if (helpers.empty()) return;
+  PgCall([&] {
+    QueryCancelPending = false;  // our own cancel is being handled here
+    for (auto& [name, handle] : helpers) TerminateBackgroundWorker(handle);
+    for (auto& [name, handle] : helpers) WaitForBackgroundWorkerShutdown(handle);
+  });
+  ReapHelpers(run, helpers, first_failure);
 }
 
 }  // namespace
@@ -684,44 +757,79 @@ RunOutcome ExecuteRun(int64_t run_id) {
   }
   std::optional<Error> first_failure;
   std::vector<std::string> pipeline_callbacks;
+  std::map<std::string, BackgroundWorkerHandle*> helpers;  // blocks running in block workers
+  const std::vector<std::string> order = core::TopologicalOrder(run.spec);
+  for (const auto& name : order) {
+    const BlockSpec& b = *run.blocks.at(name).spec;
+    if (b.type == BlockType::kCallback && b.upstream.empty()) pipeline_callbacks.push_back(name);
+  }
+  auto is_final = [](const std::string& s) {
+    return s == "succeeded" || s == "failed" || s == "skipped" || s == "upstream_failed" || s == "cancelled";
+  };
   try {
-    for (const auto& name : core::TopologicalOrder(run.spec)) {
-      BlockState& state = run.blocks.at(name);
-      const BlockSpec& b = *state.spec;
-      if (b.type == BlockType::kCallback && b.upstream.empty()) {
-        pipeline_callbacks.push_back(name);
+    for (;;) {
+      if (g_cancel_requested) break;
+      ReapHelpers(run, helpers, first_failure);
+      // Blocks whose upstream blocks have all ended, in file order; blocked ones are settled here.
+      std::vector<std::string> ready;
+      bool settled = false;
+      for (const auto& name : order) {
+        BlockState& state = run.blocks.at(name);
+        const BlockSpec& b = *state.spec;
+        if (state.status != "pending" || helpers.count(name)) continue;
+        if (b.type == BlockType::kCallback && b.upstream.empty()) continue;
+        bool all_ended = true, skipped = false, upstream_failed = false;
+        std::string blocked_by;
+        for (const auto& up : b.upstream) {
+          const BlockState& u = run.blocks.at(up);
+          if (!is_final(u.status)) all_ended = false;
+          if (u.status == "failed" || u.status == "upstream_failed" || u.status == "cancelled") {
+            upstream_failed = true;
+            blocked_by = up;
+          } else if (u.status == "skipped" || u.said_false) {
+            skipped = true;
+            blocked_by = up;
+          }
+        }
+        if (!all_ended) continue;
+        if (b.type != BlockType::kCallback && (upstream_failed || skipped)) {
+          InTransaction([&] {
+            MarkBlock(run, name, upstream_failed ? "upstream_failed" : "skipped");
+            WriteLog(run.id, name, {"info", std::string(upstream_failed ? "not run: upstream block \"" : "skipped: upstream block \"") +
+                                                blocked_by + (upstream_failed ? "\" did not succeed" : "\" was skipped or said false")});
+          });
+          settled = true;
+          continue;
+        }
+        ready.push_back(name);
+      }
+      if (settled) continue;
+      if (ready.empty()) {
+        if (helpers.empty()) break;
+        WaitForHelpers();
         continue;
       }
-      if (g_cancel_requested) break;
-      if (state.status == "succeeded") continue;  // done by an earlier attempt of this run
-      std::string blocked_by;
-      bool skipped = false, upstream_failed = false;
-      for (const auto& up : b.upstream) {
-        const BlockState& u = run.blocks.at(up);
-        if (u.status == "failed" || u.status == "upstream_failed" || u.status == "cancelled") {
-          upstream_failed = true;
-          blocked_by = up;
-        } else if (u.status == "skipped" || u.said_false) {
-          skipped = true;
-          blocked_by = up;
+      // Independent ready blocks beyond the first go to block workers, while this worker runs
+      // the first one itself; callbacks always run here.
+      for (size_t i = 1; i < ready.size(); ++i) {
+        const BlockSpec& b = *run.blocks.at(ready[i]).spec;
+        if (b.type == BlockType::kCallback) continue;
+        if (static_cast<int>(helpers.size()) >= guc.max_parallel_blocks) break;
+        if (BackgroundWorkerHandle* h = StartBlockWorker(run.id, ready[i], GetRunOwner())) {
+          helpers[ready[i]] = h;
+          run.blocks.at(ready[i]).status = "running";
         }
       }
-      if (b.type == BlockType::kCallback) {
-        Error failure("00000", "");
-        if (!RunBlock(run, state, &failure, !upstream_failed) && !first_failure) first_failure = failure;
-        continue;
-      }
-      if (upstream_failed || skipped) {
-        InTransaction([&] {
-          MarkBlock(run, name, upstream_failed ? "upstream_failed" : "skipped");
-          WriteLog(run.id, name, {"info", std::string(upstream_failed ? "not run: upstream block \"" : "skipped: upstream block \"") +
-                                              blocked_by + (upstream_failed ? "\" did not succeed" : "\" was skipped or said false")});
-        });
-        continue;
+      BlockState& state = run.blocks.at(ready[0]);
+      bool upstream_failed = false;
+      for (const auto& up : state.spec->upstream) {
+        const std::string& s = run.blocks.at(up).status;
+        if (s == "failed" || s == "upstream_failed" || s == "cancelled") upstream_failed = true;
       }
       Error failure("00000", "");
-      if (!RunBlock(run, state, &failure) && !first_failure) first_failure = failure;
+      if (!RunBlock(run, state, &failure, !upstream_failed) && !first_failure) first_failure = failure;
     }
+    StopHelpers(run, helpers, first_failure);
     for (const auto& name : pipeline_callbacks) {
       if (g_cancel_requested) break;
       Error failure("00000", "");
@@ -729,8 +837,12 @@ RunOutcome ExecuteRun(int64_t run_id) {
         first_failure = failure;
     }
   } catch (const Error& e) {
-    // A failure of the bookkeeping itself, or a cancel while sleeping between attempts.
+    // A failure of the bookkeeping itself, or a cancel while waiting.
     if (!first_failure) first_failure = e;
+    try {
+      StopHelpers(run, helpers, first_failure);
+    } catch (const Error&) {
+    }
   }
 
   bool cancelled = g_cancel_requested;
@@ -771,6 +883,25 @@ RunOutcome ExecuteRun(int64_t run_id) {
     }
   }
   return outcome;
+}
+
+}  // namespace pgpipe::pg
+
+namespace pgpipe::pg {
+
+void ExecuteBlockOfRun(int64_t run_id, const std::string& block) {
+  Run run;
+  InTransaction([&] {
+    run = LoadRun(run_id);
+    SpiExec("SELECT set_config('search_path', current_setting('search_path') || ', pipeline', false) "
+            "WHERE current_setting('search_path') !~ '\\mpipeline\\M'");
+  });
+  for (const auto& b : run.spec.blocks) run.blocks[b.name].spec = &b;
+  auto it = run.blocks.find(block);
+  if (it == run.blocks.end())
+    throw Error(sqlstate::kUndefinedObject, "run " + Num(run_id) + " has no block \"" + block + "\"");
+  Error failure("00000", "");
+  RunBlock(run, it->second, &failure);
 }
 
 }  // namespace pgpipe::pg

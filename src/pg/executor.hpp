@@ -32,6 +32,11 @@ int64_t CreateRun(const std::string& project, const std::string& name,
 // failures (they are in the outcome and the catalog).
 RunOutcome ExecuteRun(int64_t run_id);
 
+// Runs one block of run `run_id` (with its retries) in a block worker: the coordinating worker
+// of the run hands independent blocks to such workers and takes in their outcome from the
+// catalog.
+void ExecuteBlockOfRun(int64_t run_id, const std::string& block);
+
 // Set by the worker's SIGTERM handler: stop, and end the run cancelled.
 extern volatile bool g_cancel_requested;
 

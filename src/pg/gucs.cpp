@@ -11,7 +11,7 @@ extern "C" {
 
 namespace pgpipe::pg {
 
-GucValues guc = {10000, 1, 30, 5, 0, nullptr, 86400, nullptr, 2, 30 * 86400, 5000};
+GucValues guc = {10000, 1, 30, 5, 0, nullptr, 86400, nullptr, 2, 30 * 86400, 5000, 2};
 
 void DefineGucs() {
   DefineCustomIntVariable("pipeline.connect_timeout", "Time allowed to connect to an HTTP source.",
@@ -55,6 +55,11 @@ void DefineGucs() {
                           "Longest time the launcher sleeps when nothing wakes it.", nullptr,
                           &guc.launcher_naptime_ms, 5000, 100, 3600 * 1000, PGC_SIGHUP,
                           GUC_UNIT_MS, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("pipeline.max_parallel_blocks",
+                          "Block workers one run may start for blocks that do not depend on each "
+                          "other (0 runs every block in the run's own worker).",
+                          nullptr, &guc.max_parallel_blocks, 2, 0, 64, PGC_SIGHUP, 0, nullptr,
+                          nullptr, nullptr);
   MarkGUCPrefixReserved("pipeline");
 }
 

@@ -19,6 +19,7 @@ struct GucValues {
   int max_workers;             // run workers the launcher keeps going at once
   int history_retention_s;     // runs finished longer ago are pruned; 0 keeps them all
   int launcher_naptime_ms;     // the launcher's longest sleep when nothing wakes it
+  int max_parallel_blocks;     // block workers one run may use for independent blocks
 };
 extern GucValues guc;
 

@@ -25,6 +25,7 @@ extern "C" {
 
 PGDLLEXPORT void pipeline_run_worker_main(Datum main_arg);
 PGDLLEXPORT void pipeline_queued_run_main(Datum main_arg);
+PGDLLEXPORT void pipeline_block_worker_main(Datum main_arg);
 }
 
 #include <cstring>
@@ -63,10 +64,11 @@ void HandleSigterm(SIGNAL_ARGS) {
   errno = save_errno;
 }
 
-// What the launcher hands a queued-run worker in bgw_extra.
+// What the launcher hands a queued-run worker, and a run a block worker, in bgw_extra.
 struct QueuedRun {
   Oid database;
   Oid role;
+  char block[NAMEDATALEN];  // block workers only
 };
 
 // Fills the fields every run worker shares.
@@ -201,7 +203,7 @@ BackgroundWorkerHandle* StartQueuedRunWorker(int64_t run_id, unsigned int owner)
   BackgroundWorker worker;
   DescribeWorker(&worker, "pipeline_queued_run_main", "pg_pipeline run " + std::to_string(run_id));
   worker.bgw_main_arg = Int64GetDatum(run_id);
-  QueuedRun extra = {MyDatabaseId, owner};
+  QueuedRun extra = {MyDatabaseId, owner, ""};
   static_assert(sizeof extra <= BGW_EXTRALEN, "bgw_extra too small");
   std::memcpy(worker.bgw_extra, &extra, sizeof extra);
   BackgroundWorkerHandle* handle = nullptr;
@@ -209,7 +211,39 @@ BackgroundWorkerHandle* StartQueuedRunWorker(int64_t run_id, unsigned int owner)
   return ok ? handle : nullptr;
 }
 
+BackgroundWorkerHandle* StartBlockWorker(int64_t run_id, const std::string& block, unsigned int owner) {
+  BackgroundWorker worker;
+  DescribeWorker(&worker, "pipeline_block_worker_main",
+                 "pg_pipeline run " + std::to_string(run_id) + " block " + block);
+  worker.bgw_main_arg = Int64GetDatum(run_id);
+  QueuedRun extra = {MyDatabaseId, owner, ""};
+  std::snprintf(extra.block, sizeof extra.block, "%s", block.c_str());
+  std::memcpy(worker.bgw_extra, &extra, sizeof extra);
+  BackgroundWorkerHandle* handle = nullptr;
+  bool ok = PgCall([&] { return RegisterDynamicBackgroundWorker(&worker, &handle); });
+  return ok ? handle : nullptr;
+}
+
 }  // namespace pgpipe::pg
+
+// Entry point of a block worker: one block of a run, for the run's coordinating worker.
+void pipeline_block_worker_main(Datum main_arg) {
+  using namespace pgpipe::pg;
+  QueuedRun extra;
+  std::memcpy(&extra, MyBgworkerEntry->bgw_extra, sizeof extra);
+  CurrentResourceOwner = ResourceOwnerCreate(nullptr, "pg_pipeline block worker");
+  ConnectAs(extra.database, extra.role);
+  CaughtError caught;
+  bool failed = false;
+  try {
+    ExecuteBlockOfRun(DatumGetInt64(main_arg), extra.block);
+  } catch (...) {
+    CatchInto(&caught);
+    failed = true;
+  }
+  if (failed) RaiseCaught(caught);
+  proc_exit(0);
+}
 
 // Entry point of a worker the launcher started for a queued run.
 void pipeline_queued_run_main(Datum main_arg) {

@@ -21,4 +21,9 @@ int64_t RunInWorker(const std::string& project, const std::string& name,
 // when no worker slot is free). Used by the launcher; it does not wait.
 struct BackgroundWorkerHandle* StartQueuedRunWorker(int64_t run_id, unsigned int owner);
 
+// Starts a block worker running block `block` of run `run_id` as role `owner`; it notifies this
+// process when it exits. nullptr when no worker slot is free.
+struct BackgroundWorkerHandle* StartBlockWorker(int64_t run_id, const std::string& block,
+                                                unsigned int owner);
+
 }  // namespace pgpipe::pg

@@ -100,6 +100,29 @@ check "two runs overlapped in time (two workers)" \
                    AND a.started_at < b.finished_at AND b.started_at < a.finished_at WHERE a.backfill_id = $bf)"
 echo "   (12 intervals of 0.5 s of work took $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s)"
 
+# 3b. Independent blocks of one run execute at once, on different workers; a conditional run
+#     by a block worker still skips what follows it.
+register "$(cat <<'Y'
+name: fan_out
+blocks:
+  - {name: left, type: data_loader, sql: "SELECT 1 AS k, pg_sleep(1)::text AS s"}
+  - {name: right, type: data_loader, sql: "SELECT 1 AS k, pg_sleep(1)::text AS s"}
+  - {name: never, type: conditional, sql: "SELECT false"}
+  - {name: both, type: data_exporter, upstream: [left, right], sql: "SELECT k FROM {{ left }} JOIN {{ right }} USING (k)", target: {schema: w, table: fan_out}}
+  - {name: gated, type: data_exporter, upstream: [never, left], sql: "SELECT k FROM {{ left }}", target: {schema: w, table: gated}}
+Y
+)"
+t0=$(date +%s.%N)
+r=$(sql "SELECT pipeline.run('fan_out')")
+t1=$(date +%s.%N)
+took=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", b - a}')
+check "the two sleeping loaders overlapped"   "SELECT l.started_at < r.finished_at AND r.started_at < l.finished_at FROM pipeline.block_runs l, pipeline.block_runs r
+    WHERE l.run_id = $r AND r.run_id = $r AND l.block_name = 'left' AND r.block_name = 'right'"
+check "in different workers"   "SELECT count(DISTINCT worker_pid) = 2 FROM pipeline.block_runs WHERE run_id = $r AND block_name IN ('left', 'right')"
+check "the join was published and the gated export skipped"   "SELECT (SELECT count(*) FROM w.fan_out) = 1 AND (SELECT status FROM pipeline.block_runs WHERE run_id = $r AND block_name = 'gated') = 'skipped'"
+awk -v t="$took" 'BEGIN { exit !(t < 1.9) }' || fail "two 1 s blocks took $took s"
+echo "ok - a run with two independent 1 s blocks took $took s"
+
 # 4. Cancel mid-load: the running block stops within seconds, the run ends cancelled, the target
 #    is never created, and pipeline.progress showed the load while it ran.
 register "$(cat <<Y
