@@ -32,6 +32,7 @@ extern "C" {
 #include "pg/executor.hpp"
 #include "pg/gucs.hpp"
 #include "pg/run_worker.hpp"
+#include "pg/shmem.hpp"
 #include "pg/spi.hpp"
 #include "pg/txn.hpp"
 
@@ -93,11 +94,13 @@ std::string StagingName(int64_t run_id, const std::string& block) {
   return "pipeline_staging." + core::QuoteIdent(name);
 }
 
-// Drops a staging relation, whichever kind it is, if it exists.
+// Drops a staging relation, whichever kind it is, if it exists; anything outside schema
+// pipeline_staging is left alone (output_relation is a user-writable column).
 void DropRelation(const std::string& relation) {
   SqlValue drop = SpiScalar(
       "SELECT format('DROP %s %s CASCADE', CASE relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END, "
-      "oid::regclass) FROM pg_class WHERE oid = to_regclass($1)",
+      "oid::regclass) FROM pg_class WHERE oid = to_regclass($1) "
+      "AND relnamespace = 'pipeline_staging'::regnamespace AND relkind IN ('r', 'v')",
       {relation});
   if (drop) SpiExec(*drop);
 }
@@ -734,6 +737,7 @@ RunOutcome ExecuteRun(int64_t run_id) {
           "started_at = coalesce(started_at, clock_timestamp()) "
           "WHERE run_id = $1::bigint AND status IN ('queued', 'running')", {Num(run_id)});
       if (claimed == 0) throw Error(sqlstate::kQueryCanceled, "run " + Num(run_id) + " was cancelled before it started");
+      PgCall([run_id] { RegisterRunWorker(run_id); });
       Notify(run_id, "running");
     });
   } catch (const Error& e) {
@@ -890,6 +894,7 @@ RunOutcome ExecuteRun(int64_t run_id) {
 namespace pgpipe::pg {
 
 void ExecuteBlockOfRun(int64_t run_id, const std::string& block) {
+  PgCall([run_id] { RegisterRunWorker(run_id); });
   Run run;
   InTransaction([&] {
     run = LoadRun(run_id);

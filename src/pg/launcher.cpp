@@ -115,6 +115,10 @@ void RecoverOrphans(const std::vector<Launched>& launched) {
           if (!retry) requeue = false;
         }
         if (requeue) {
+          // Crash recovery empties UNLOGGED tables: blocks whose output was staging run again.
+          SpiExec("UPDATE pipeline.block_runs SET status = 'pending', output_relation = NULL "
+                  "WHERE run_id = $1::bigint AND status = 'succeeded' AND output_relation LIKE 'pipeline_staging.%'",
+                  {run_id});
           SpiExec("UPDATE pipeline.runs SET status = 'queued', worker_pid = NULL, claimed_at = NULL "
                   "WHERE run_id = $1::bigint", {run_id});
         } else {
@@ -143,7 +147,14 @@ void PruneHistory() {
         "WHERE r.finished_at < now() - make_interval(secs => $1::int) "
         "AND br.output_relation LIKE 'pipeline_staging.%' AND to_regclass(br.output_relation) IS NOT NULL",
         {Num(guc.history_retention_s)});
-    for (const auto& s : staging) SpiExec("DROP TABLE IF EXISTS " + *s[0] + " CASCADE");
+    // Only relations in pipeline_staging, whatever the (user-writable) column says; views too.
+    for (const auto& s : staging) {
+      SqlValue drop = SpiScalar(
+          "SELECT format('DROP %s %s CASCADE', CASE relkind WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END, oid::regclass) "
+          "FROM pg_class WHERE oid = to_regclass($1) AND relnamespace = 'pipeline_staging'::regnamespace "
+          "AND relkind IN ('r', 'v')", {*s[0]});
+      if (drop) SpiExec(*drop);
+    }
     uint64_t n = SpiExec("DELETE FROM pipeline.runs WHERE finished_at < now() - make_interval(secs => $1::int)",
                          {Num(guc.history_retention_s)});
     if (n > 0) Log("pruned " + std::to_string(n) + " runs older than pipeline.history_retention");

@@ -4,8 +4,6 @@
 extern "C" {
 #include "postgres.h"
 
-#include <signal.h>
-
 #include "fmgr.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
@@ -36,28 +34,31 @@ PGPIPE_FUNCTION(pipeline_cron_previous) {
   PG_RETURN_TIMESTAMPTZ(time_t_to_timestamptz(static_cast<pg_time_t>(fire)));
 }
 
-// pipeline.cancel(run_id): a queued run ends cancelled at once; a running one's worker gets
+// pipeline.cancel(run_id): a queued run ends cancelled at once; a running one's workers get
 // SIGTERM, which cancels the running block and ends the run cancelled. Row-level security
 // decides whose runs the caller may cancel: only its own (and its roles').
 PGPIPE_FUNCTION(pipeline_cancel) {
   const std::string run_id = std::to_string(PG_GETARG_INT64(0));
   pg::SpiSession spi;
   auto rows = pg::SpiQuery(
-      "SELECT status, worker_pid FROM pipeline.runs r WHERE run_id = $1::bigint FOR UPDATE",
+      "SELECT status FROM pipeline.runs r WHERE run_id = $1::bigint FOR UPDATE",
       {run_id});
   if (rows.empty())
     throw core::Error(core::sqlstate::kUndefinedObject, "run " + run_id + " does not exist", "",
                       "Runs of other roles are not visible, and cannot be cancelled.");
   const std::string status = *rows[0][0];
   bool cancelled = false;
-  // Whether the recorded worker lives, asked of the process array: pg_stat_activity would hide
-  // a superuser-connected worker's details from the run's owner.
-  pid_t worker = rows[0][1] ? static_cast<pid_t>(std::stol(*rows[0][1])) : 0;
-  bool has_worker = worker != 0 && pg::PgCall([worker] {
-    PGPROC* proc = BackendPidGetProc(worker);
-    return proc != nullptr && proc->isBackgroundWorker;
-  });
-  if (status == "queued" || (status == "running" && !has_worker)) {
+  // Who executes the run is asked of shared memory, where run workers record themselves:
+  // never a pid from the catalog, which the run's owner could rewrite.
+  int signalled = 0;
+  if (status == "running") {
+    signalled = pg::PgCall([&] { return pg::SignalRunWorkers(std::stoll(run_id)); });
+    if (signalled < 0)
+      throw core::Error("55000", "cannot cancel running run " + run_id + " without the launcher's shared memory",
+                        "", "Put pg_pipeline in shared_preload_libraries; a pipeline.run caller can cancel "
+                            "its own statement instead.");
+  }
+  if (status == "queued" || (status == "running" && signalled == 0)) {
     // Not started (or claimed, its worker not yet there): it ends here; a worker starting it
     // later finds it cancelled and stops.
     pg::SpiExec("UPDATE pipeline.runs SET status = 'cancelled', finished_at = clock_timestamp(), "
@@ -69,11 +70,7 @@ PGPIPE_FUNCTION(pipeline_cancel) {
                 "'status', 'cancelled')::text)", {run_id});
     cancelled = true;
   } else if (status == "running") {
-    // The worker connects as the bootstrap superuser, so pg_terminate_backend would refuse a
-    // plain owner; the pid was just checked to be a run worker, and the row is locked.
-    if (kill(worker, SIGTERM) != 0)
-      throw core::Error(core::sqlstate::kInternalError, "could not signal the worker of run " + run_id);
-    cancelled = true;
+    cancelled = true;  // its workers were signalled
   }
   spi.Finish();
   return BoolGetDatum(cancelled);

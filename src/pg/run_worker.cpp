@@ -291,5 +291,6 @@ void pipeline_run_worker_main(Datum main_arg) {
     slot->status = static_cast<int>(RunStatus::kFailed);
   }
   dsm_detach(segment);
+  WakeLauncher();  // its run no longer counts against max_active_runs
   proc_exit(0);
 }

@@ -13,16 +13,26 @@ extern "C" {
 #include "storage/spin.h"
 }
 
+#include <signal.h>
+
 #include "pg/shmem.hpp"
 
 namespace pgpipe::pg {
 
 namespace {
 
+constexpr int kMaxRunWorkers = 256;
+
+struct RunWorker {
+  pid_t pid;  // 0: free
+  int64 run_id;
+};
+
 struct SharedState {
   slock_t mutex;
   int launcher_pgprocno;  // -1 when no launcher runs
   pid_t launcher_pid;
+  RunWorker workers[kMaxRunWorkers];
 };
 
 SharedState* shared = nullptr;
@@ -45,6 +55,7 @@ void ShmemStartup() {
     SpinLockInit(&shared->mutex);
     shared->launcher_pgprocno = -1;
     shared->launcher_pid = 0;
+    for (auto& w : shared->workers) w = RunWorker{0, 0};
   }
   LWLockRelease(AddinShmemInitLock);
 }
@@ -53,6 +64,13 @@ void ForgetLauncher(int, Datum) {
   SpinLockAcquire(&shared->mutex);
   shared->launcher_pgprocno = -1;
   shared->launcher_pid = 0;
+  SpinLockRelease(&shared->mutex);
+}
+
+void ForgetRunWorker(int, Datum) {
+  SpinLockAcquire(&shared->mutex);
+  for (auto& w : shared->workers)
+    if (w.pid == MyProcPid) w = RunWorker{0, 0};
   SpinLockRelease(&shared->mutex);
 }
 
@@ -101,6 +119,39 @@ bool LauncherRunning() {
   bool running = shared->launcher_pgprocno >= 0;
   SpinLockRelease(&shared->mutex);
   return running;
+}
+
+}  // namespace pgpipe::pg
+
+namespace pgpipe::pg {
+
+void RegisterRunWorker(long long run_id) {
+  if (!shared) return;
+  bool first = true;
+  SpinLockAcquire(&shared->mutex);
+  for (auto& w : shared->workers) {
+    if (w.pid == MyProcPid) first = false;
+  }
+  for (auto& w : shared->workers) {
+    if (w.pid == 0 || w.pid == MyProcPid) {
+      w = RunWorker{MyProcPid, static_cast<int64>(run_id)};
+      break;
+    }
+  }
+  SpinLockRelease(&shared->mutex);
+  if (first) before_shmem_exit(ForgetRunWorker, 0);
+}
+
+int SignalRunWorkers(long long run_id) {
+  if (!shared) return -1;
+  pid_t pids[kMaxRunWorkers];
+  int n = 0;
+  SpinLockAcquire(&shared->mutex);
+  for (const auto& w : shared->workers)
+    if (w.pid != 0 && w.run_id == run_id) pids[n++] = w.pid;
+  SpinLockRelease(&shared->mutex);
+  for (int i = 0; i < n; ++i) kill(pids[i], SIGTERM);
+  return n;
 }
 
 }  // namespace pgpipe::pg

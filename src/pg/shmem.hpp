@@ -19,4 +19,12 @@ void WakeLauncherAtCommit();
 // True when the launcher is running.
 bool LauncherRunning();
 
+// Records, until this process exits, that it executes (part of) run `run_id`: pipeline.cancel
+// signals exactly the processes recorded here, never a pid read from a user-writable row.
+void RegisterRunWorker(long long run_id);
+
+// Sends SIGTERM to every process recorded for `run_id`; returns how many, or -1 when there is
+// no shared state (pg_pipeline not preloaded).
+int SignalRunWorkers(long long run_id);
+
 }  // namespace pgpipe::pg

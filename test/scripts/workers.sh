@@ -212,7 +212,11 @@ Y
 )"
 r=$(sql "SELECT pipeline.trigger('fixable')")
 [ "$(sql "SELECT pipeline.wait($r, '30 s')")" = failed ] || fail "the broken run did not fail"
-hook=$(curl -fsS "$base/hook/fixable" || true)
+hook=""
+for _ in $(seq 50); do  # the worker posts right after it commits the failure
+  hook=$(curl -fsS "$base/hook/fixable" 2>/dev/null || true)
+  grep -q "\"run_id\":$r" <<<"$hook" && break; sleep 0.1
+done
 grep -q "\"run_id\":$r" <<<"$hook" && grep -q '"status":"failed"' <<<"$hook" || fail "no webhook call for the failed run: '$hook'"
 echo "ok - the failure was posted to the webhook: $hook"
 sql "UPDATE w.switch SET broken = false" >/dev/null
@@ -235,6 +239,18 @@ owner=$(sql "SELECT owner FROM pipeline.runs WHERE run_id = $ar")
 psql_q -d $db -At -c "SET ROLE w_alice" -c "SELECT pipeline.cancel($ar)" | tail -1 | grep -qx t || fail "alice could not cancel her run"
 [ "$(sql "SELECT pipeline.wait($ar, '20 s')")" = cancelled ] || fail "alice's run did not end cancelled"
 echo "ok - bob can neither see nor cancel alice's run; alice can"
+# a forged worker_pid must not let a user signal another process (here: the launcher)
+launcher=$(sql "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_pipeline launcher'")
+fr=$(psql_q -d $db -At -c "SET ROLE w_bob" -c "SELECT pipeline.register(E'name: bobs\nblocks:\n  - {name: nap, type: data_loader, sql: \"SELECT pg_sleep(2)::text AS s\"}\n')" \
+      -c "SELECT pipeline.trigger('bobs')" | tail -1)
+for _ in $(seq 50); do [ "$(sql "SELECT status FROM pipeline.runs WHERE run_id = $fr")" = running ] && break; sleep 0.1; done
+psql_q -d $db -At -c "SET ROLE w_bob" -c "UPDATE pipeline.runs SET worker_pid = $launcher WHERE run_id = $fr" \
+  -c "SELECT pipeline.cancel($fr)" >/dev/null
+sleep 0.5
+[ "$(sql "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_pipeline launcher'")" = "$launcher" ] ||
+  fail "a forged worker_pid let a user signal the launcher"
+[ "$(sql "SELECT pipeline.wait($fr, '20 s')")" = cancelled ] || fail "bob's run was not cancelled"
+echo "ok - cancel signals the run's own workers, not a pid written into the catalog"
 psql_q -d $db -c "DROP OWNED BY w_alice, w_bob" -c "DROP ROLE w_alice, w_bob" >/dev/null
 
 # 9. pg_cron: a schedule is a cron job named after the pipeline that only triggers; it fires
