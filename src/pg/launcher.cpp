@@ -206,13 +206,14 @@ void LauncherLoop() {
   std::vector<Launched> launched;
   auto last_prune = std::chrono::steady_clock::now() - std::chrono::hours(1);
   for (;;) {
-    PgCall([] {
+    bool reloaded = PgCall([] {
       CHECK_FOR_INTERRUPTS();
-      if (ConfigReloadPending) {
-        ConfigReloadPending = false;
-        ProcessConfigFile(PGC_SIGHUP);
-      }
+      if (!ConfigReloadPending) return false;
+      ConfigReloadPending = false;
+      ProcessConfigFile(PGC_SIGHUP);
+      return true;
     });
+    if (reloaded) last_prune = std::chrono::steady_clock::now() - std::chrono::hours(1);  // new retention: prune now
     try {
       Reap(launched);
       if (ExtensionInstalled()) {

@@ -273,5 +273,19 @@ err=$(sql "SELECT pipeline.schedule('serial', '61 * * * *')" 2>&1 || true)
 grep -q 'invalid cron expression "61 \* \* \* \*"' <<<"$err" || fail "bad cron expression: $err"
 echo "ok - a bad cron expression is refused by name"
 
+# 10. Retention: runs finished longer ago than pipeline.history_retention are pruned (the
+#     launcher prunes every 10 minutes, and at once after a configuration reload).
+old_runs=$(sql "SELECT count(*) FROM pipeline.runs WHERE finished_at IS NOT NULL")
+sleep 2
+psql_q -d $db -c "ALTER SYSTEM SET pipeline.history_retention = 1" -c "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 50); do
+  [ "$(sql "SELECT count(*) FROM pipeline.runs WHERE finished_at IS NOT NULL")" = 0 ] && break; sleep 0.2
+done
+check "history older than the retention was pruned ($old_runs runs)" \
+  "SELECT count(*) = 0 AND $old_runs > 0 FROM pipeline.runs WHERE finished_at IS NOT NULL"
+check "with their block runs and log" \
+  "SELECT NOT EXISTS (SELECT FROM pipeline.block_runs) AND NOT EXISTS (SELECT FROM pipeline.run_log)"
+psql_q -d $db -c "ALTER SYSTEM RESET pipeline.history_retention" -c "SELECT pg_reload_conf()" >/dev/null
+
 psql_q -d $db -c "SET client_min_messages = warning" -c "DROP SCHEMA w CASCADE" -c "DROP EXTENSION pg_pipeline CASCADE" >/dev/null
 echo "ok"
