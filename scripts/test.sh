@@ -72,6 +72,8 @@ say "summary"
 printf '  %s\n' "${summary[@]}"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]}"
+  echo "suites: $((5 - ${#failed[@]})) passed, ${#failed[@]} failed"
   exit 1
 fi
 echo "ALL TESTS PASSED"
+echo "suites: 5 passed, 0 failed"
