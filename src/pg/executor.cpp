@@ -475,7 +475,11 @@ bool RunBlock(Run& run, BlockState& state, Error* failure, bool callback_success
           result = ExecuteBlock(run, state);
           PgCall([] { disable_timeout(STATEMENT_TIMEOUT, false); });
         });
-    } catch (const Error& e) {
+    } catch (const std::exception& caught) {
+      // Our own errors, and anything else C++ throws (bad_alloc, a library's exception), fail
+      // the attempt the same way; nothing escapes past the block.
+      const Error* ours = dynamic_cast<const Error*>(&caught);
+      Error e = ours ? *ours : Error(sqlstate::kInternalError, std::string("internal error: ") + caught.what());
       error = e;
       PgCall([] { disable_timeout(STATEMENT_TIMEOUT, false); });
       if (e.sqlstate() == sqlstate::kQueryCanceled && b.timeout_s > 0 && !g_cancel_requested) {
@@ -840,9 +844,11 @@ RunOutcome ExecuteRun(int64_t run_id) {
       if (!RunBlock(run, run.blocks.at(name), &failure, !first_failure) && !first_failure)
         first_failure = failure;
     }
-  } catch (const Error& e) {
+  } catch (const std::exception& caught) {
     // A failure of the bookkeeping itself, or a cancel while waiting.
-    if (!first_failure) first_failure = e;
+    const Error* ours = dynamic_cast<const Error*>(&caught);
+    if (!first_failure)
+      first_failure = ours ? *ours : Error(sqlstate::kInternalError, std::string("internal error: ") + caught.what());
     try {
       StopHelpers(run, helpers, first_failure);
     } catch (const Error&) {
