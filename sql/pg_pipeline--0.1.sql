@@ -550,13 +550,14 @@ BEGIN
   RETURNING runs.run_id INTO rid;
   -- Blocks that succeeded keep their output; the failed and never-run ones run again.
   INSERT INTO pipeline.block_runs (run_id, block_name, block_type, status, rows_in, rows_out,
-                                   bytes, output_relation)
+                                   bytes, output_relation, condition)
   SELECT rid, b.block_name, b.block_type,
          CASE WHEN b.status = 'succeeded' THEN 'succeeded' ELSE 'pending' END,
          CASE WHEN b.status = 'succeeded' THEN b.rows_in END,
          CASE WHEN b.status = 'succeeded' THEN b.rows_out END,
          CASE WHEN b.status = 'succeeded' THEN b.bytes END,
-         CASE WHEN b.status = 'succeeded' THEN b.output_relation END
+         CASE WHEN b.status = 'succeeded' THEN b.output_relation END,
+         CASE WHEN b.status = 'succeeded' THEN b.condition END
     FROM pipeline.block_runs b WHERE b.run_id = r.run_id ORDER BY b.block_run_id;
   PERFORM pg_notify('pipeline_events', json_build_object('run_id', rid, 'status', 'queued',
     'trigger', 'retry', 'retry_of', r.run_id)::text);

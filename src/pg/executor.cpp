@@ -583,6 +583,25 @@ Run LoadRun(int64_t run_id) {
       state.relation = row[2].value_or("");
       state.rows_out = row[3] ? ToInt(row[3]) : -1;
       state.said_false = row[6] == SqlValue("f");
+      // A staging table that had rows and has none was emptied by crash recovery (UNLOGGED).
+      if (state.rows_out > 0 && state.relation.rfind("pipeline_staging.", 0) == 0 &&
+          SpiScalar("SELECT relkind FROM pg_class WHERE oid = to_regclass($1)", {state.relation}) ==
+              SqlValue("r") &&
+          SpiScalar("SELECT NOT EXISTS (SELECT FROM " + state.relation + ")") == SqlValue("t"))
+        state.status = "pending";
+    }
+  }
+  // A block that runs again rebuilds its output (dropping views on it): what follows it must
+  // run again too.
+  for (const auto& name : core::TopologicalOrder(run.spec)) {
+    BlockState& state = run.blocks.at(name);
+    if (state.status != "succeeded") continue;
+    for (const auto& up : state.spec->upstream)
+      if (run.blocks.at(up).status != "succeeded") state.status = "pending";
+    if (state.status == "pending") {
+      state.relation.clear();
+      state.rows_out = -1;
+      state.said_false = false;
     }
   }
   return run;

@@ -199,29 +199,27 @@ int64_t RunInWorker(const std::string& project, const std::string& name,
   throw core::Error(error.sqlstate, error.message, error.detail, error.hint, context);
 }
 
-BackgroundWorkerHandle* StartQueuedRunWorker(int64_t run_id, unsigned int owner) {
+// Starts a worker for run `run_id` as `owner`: the whole run (block empty) or one block of it.
+BackgroundWorkerHandle* StartWorkerFor(int64_t run_id, unsigned int owner, const std::string& block) {
   BackgroundWorker worker;
-  DescribeWorker(&worker, "pipeline_queued_run_main", "pg_pipeline run " + std::to_string(run_id));
+  std::string name = "pg_pipeline run " + std::to_string(run_id) + (block.empty() ? "" : " block " + block);
+  DescribeWorker(&worker, block.empty() ? "pipeline_queued_run_main" : "pipeline_block_worker_main", name);
   worker.bgw_main_arg = Int64GetDatum(run_id);
   QueuedRun extra = {MyDatabaseId, owner, ""};
   static_assert(sizeof extra <= BGW_EXTRALEN, "bgw_extra too small");
+  std::snprintf(extra.block, sizeof extra.block, "%s", block.c_str());
   std::memcpy(worker.bgw_extra, &extra, sizeof extra);
   BackgroundWorkerHandle* handle = nullptr;
   bool ok = PgCall([&] { return RegisterDynamicBackgroundWorker(&worker, &handle); });
   return ok ? handle : nullptr;
 }
 
+BackgroundWorkerHandle* StartQueuedRunWorker(int64_t run_id, unsigned int owner) {
+  return StartWorkerFor(run_id, owner, "");
+}
+
 BackgroundWorkerHandle* StartBlockWorker(int64_t run_id, const std::string& block, unsigned int owner) {
-  BackgroundWorker worker;
-  DescribeWorker(&worker, "pipeline_block_worker_main",
-                 "pg_pipeline run " + std::to_string(run_id) + " block " + block);
-  worker.bgw_main_arg = Int64GetDatum(run_id);
-  QueuedRun extra = {MyDatabaseId, owner, ""};
-  std::snprintf(extra.block, sizeof extra.block, "%s", block.c_str());
-  std::memcpy(worker.bgw_extra, &extra, sizeof extra);
-  BackgroundWorkerHandle* handle = nullptr;
-  bool ok = PgCall([&] { return RegisterDynamicBackgroundWorker(&worker, &handle); });
-  return ok ? handle : nullptr;
+  return StartWorkerFor(run_id, owner, block);
 }
 
 }  // namespace pgpipe::pg

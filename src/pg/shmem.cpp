@@ -21,7 +21,7 @@ namespace pgpipe::pg {
 
 namespace {
 
-constexpr int kMaxRunWorkers = 256;
+constexpr int kMaxRunWorkers = 1024;  // above any sane max_worker_processes
 
 struct RunWorker {
   pid_t pid;  // 0: free
@@ -132,13 +132,18 @@ void RegisterRunWorker(long long run_id) {
   for (auto& w : shared->workers) {
     if (w.pid == MyProcPid) first = false;
   }
+  bool stored = false;
   for (auto& w : shared->workers) {
     if (w.pid == 0 || w.pid == MyProcPid) {
       w = RunWorker{MyProcPid, static_cast<int64>(run_id)};
+      stored = true;
       break;
     }
   }
   SpinLockRelease(&shared->mutex);
+  if (!stored)
+    ereport(WARNING, (errmsg("pg_pipeline: no room to record the worker of run %lld; pipeline.cancel cannot stop it",
+                             run_id)));
   if (first) before_shmem_exit(ForgetRunWorker, 0);
 }
 
