@@ -874,6 +874,25 @@ RunOutcome ExecuteRun(int64_t run_id) {
     }
   }
 
+  // A SIGTERM nobody asked for as a cancel is the server shutting down: the run goes back to
+  // the queue, and resumes after the restart.
+  if (g_cancel_requested && !PgCall([] { return CancelRequestedForMe(); })) {
+    try {
+      InTransaction([&] {
+        SpiExec("UPDATE pipeline.block_runs SET status = 'pending', finished_at = NULL "
+                "WHERE run_id = $1::bigint AND status IN ('running', 'cancelled')", {Num(run.id)});
+        SpiExec("UPDATE pipeline.runs SET status = 'queued', worker_pid = NULL, claimed_at = NULL "
+                "WHERE run_id = $1::bigint AND status = 'running'", {Num(run.id)});
+        WriteLog(run.id, "", {"warning", "the server is shutting down: the run is queued again"});
+        Notify(run.id, "queued");
+      });
+    } catch (const Error&) {
+      // Not recorded: the launcher finds the run without a worker after the restart.
+    }
+    outcome.status = RunStatus::kCancelled;
+    outcome.error = Error("57P01", "the server shut down during run " + Num(run.id) + "; it is queued again");
+    return outcome;
+  }
   bool cancelled = g_cancel_requested;
   outcome.status = cancelled ? RunStatus::kCancelled
                              : (first_failure ? RunStatus::kFailed : RunStatus::kSucceeded);

@@ -174,8 +174,10 @@ int64_t RunInWorker(const std::string& project, const std::string& name,
   try {
     WaitForWorker(handle);
   } catch (const core::Error&) {
-    // Cancelled, terminated, or deadlocked with the worker: stop the run too.
+    // Cancelled, terminated, or deadlocked with the worker: stop the run too, as a cancel.
+    int64 run_id_now = slot->run_id;
     PgCall([&] {
+      if (run_id_now > 0) SignalRunWorkers(run_id_now);
       TerminateBackgroundWorker(handle);
       WaitForBackgroundWorkerShutdown(handle);
     });

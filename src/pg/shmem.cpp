@@ -26,6 +26,7 @@ constexpr int kMaxRunWorkers = 1024;  // above any sane max_worker_processes
 struct RunWorker {
   pid_t pid;  // 0: free
   int64 run_id;
+  bool cancel;  // a user cancelled the run (not a shutdown)
 };
 
 struct SharedState {
@@ -55,7 +56,7 @@ void ShmemStartup() {
     SpinLockInit(&shared->mutex);
     shared->launcher_pgprocno = -1;
     shared->launcher_pid = 0;
-    for (auto& w : shared->workers) w = RunWorker{0, 0};
+    for (auto& w : shared->workers) w = RunWorker{0, 0, false};
   }
   LWLockRelease(AddinShmemInitLock);
 }
@@ -70,7 +71,7 @@ void ForgetLauncher(int, Datum) {
 void ForgetRunWorker(int, Datum) {
   SpinLockAcquire(&shared->mutex);
   for (auto& w : shared->workers)
-    if (w.pid == MyProcPid) w = RunWorker{0, 0};
+    if (w.pid == MyProcPid) w = RunWorker{0, 0, false};
   SpinLockRelease(&shared->mutex);
 }
 
@@ -135,7 +136,7 @@ void RegisterRunWorker(long long run_id) {
   bool stored = false;
   for (auto& w : shared->workers) {
     if (w.pid == 0 || w.pid == MyProcPid) {
-      w = RunWorker{MyProcPid, static_cast<int64>(run_id)};
+      w = RunWorker{MyProcPid, static_cast<int64>(run_id), false};
       stored = true;
       break;
     }
@@ -152,11 +153,29 @@ int SignalRunWorkers(long long run_id) {
   pid_t pids[kMaxRunWorkers];
   int n = 0;
   SpinLockAcquire(&shared->mutex);
-  for (const auto& w : shared->workers)
-    if (w.pid != 0 && w.run_id == run_id) pids[n++] = w.pid;
+  for (auto& w : shared->workers) {
+    if (w.pid != 0 && w.run_id == run_id) {
+      w.cancel = true;
+      pids[n++] = w.pid;
+    }
+  }
   SpinLockRelease(&shared->mutex);
   for (int i = 0; i < n; ++i) kill(pids[i], SIGTERM);
   return n;
+}
+
+}  // namespace pgpipe::pg
+
+namespace pgpipe::pg {
+
+bool CancelRequestedForMe() {
+  if (!shared) return true;
+  bool cancel = false;
+  SpinLockAcquire(&shared->mutex);
+  for (const auto& w : shared->workers)
+    if (w.pid == MyProcPid) cancel = w.cancel;
+  SpinLockRelease(&shared->mutex);
+  return cancel;
 }
 
 }  // namespace pgpipe::pg

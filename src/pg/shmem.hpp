@@ -23,8 +23,12 @@ bool LauncherRunning();
 // signals exactly the processes recorded here, never a pid read from a user-writable row.
 void RegisterRunWorker(long long run_id);
 
-// Sends SIGTERM to every process recorded for `run_id`; returns how many, or -1 when there is
-// no shared state (pg_pipeline not preloaded).
+// Marks every process recorded for `run_id` as cancelled by a user and sends it SIGTERM;
+// returns how many, or -1 when there is no shared state (pg_pipeline not preloaded).
 int SignalRunWorkers(long long run_id);
+
+// Whether this worker's SIGTERM came from a cancel (SignalRunWorkers) rather than from a server
+// shutdown. Without shared state every SIGTERM counts as a cancel.
+bool CancelRequestedForMe();
 
 }  // namespace pgpipe::pg

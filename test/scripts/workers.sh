@@ -199,6 +199,27 @@ after=$(sql "SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY t::t
 check "the run says its worker died" "SELECT error LIKE '%worker%died%' FROM pipeline.runs WHERE run_id = $r"
 echo "ok - server crash mid-run: run failed, target intact"
 
+# 6b. A clean (fast) shutdown mid-run is not a cancel: the run goes back to the queue and
+#     finishes after the restart.
+register "$(cat <<'Y'
+name: restarted
+blocks:
+  - {name: slow, type: data_loader, sql: "SELECT pg_sleep(2)::text AS slept"}
+  - {name: publish, type: data_exporter, upstream: [slow], target: {schema: w, table: restarted}}
+Y
+)"
+r=$(sql "SELECT pipeline.trigger('restarted')")
+for _ in $(seq 100); do
+  [ "$(sql "SELECT count(*) FROM pipeline.progress WHERE run_id = $r")" = 1 ] && break; sleep 0.1
+done
+as_postgres "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w -t 60 restart -l "$PGPIPE_TMP/server.log" >/dev/null
+reconnect
+status=$(sql "SELECT pipeline.wait($r, '60 s')")
+[ "$status" = succeeded ] || fail "the run interrupted by a fast restart ended '$status'"
+check "it says it was queued again" "SELECT EXISTS (SELECT FROM pipeline.run_log WHERE run_id = $r AND message LIKE '%shutting down%queued again%')"
+check "and published once" "SELECT count(*) = 1 FROM w.restarted"
+echo "ok - a fast restart mid-run re-queued the run, which then succeeded"
+
 # 7. retry re-runs only the failed and never-run blocks.
 sql "CREATE TABLE IF NOT EXISTS w.switch (broken boolean); TRUNCATE w.switch; INSERT INTO w.switch VALUES (true)" >/dev/null
 register "$(cat <<'Y'
