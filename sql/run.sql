@@ -276,3 +276,48 @@ RESET ROLE;
 SELECT count(*) AS runs_visible_to_superuser FROM pipeline.runs;
 DROP OWNED BY regress_runner;
 DROP ROLE regress_runner;
+
+-- 11. The taxi shape (HTTP loader -> "SELECT * FROM {{ loader }} WHERE ..." -> replace) runs as one
+--     COPY with a WHERE into the new table; the result equals loading and filtering by hand,
+--     every block is still recorded and tested, and a failing test leaves the target as it was.
+SELECT pipeline.register(format($$
+name: fused
+variables: {files: %s}
+blocks:
+  - name: load
+    type: data_loader
+    source:
+      url: "{{ files }}/small.csv.gz"
+      columns: {VendorID: Int64, passenger_count: Int64, trip_distance: float64, total_amount: float64}
+      parse_dates: [tpep_pickup_datetime, tpep_dropoff_datetime]
+    tests:
+      - row_count: {min: 1}
+  - name: keep_riders
+    type: transformer
+    upstream: [load]
+    sql: SELECT * FROM {{ load }} WHERE passenger_count > 0
+    tests:
+      - assert: SELECT count(*) = 0 FROM {{ self }} WHERE passenger_count = 0
+        message: There are rides with zero passengers
+  - {name: publish, type: data_exporter, upstream: [keep_riders], target: {schema: reports, table: fused}}
+$$, :'files'));
+SELECT pipeline.run('fused') > 0 AS ran;
+SELECT block_name, status, rows_in, rows_out, output_relation FROM pipeline.block_runs
+ WHERE run_id = (SELECT max(run_id) FROM pipeline.runs) ORDER BY block_run_id;
+SELECT block_name, regexp_replace(message, 'in [0-9.]+ s', 'in N s') AS message
+  FROM pipeline.run_log WHERE run_id = (SELECT max(run_id) FROM pipeline.runs) ORDER BY log_id;
+SELECT pipeline.load_csv(:'files' || '/small.csv.gz', 'by_hand', '{"create": true, "columns": {"VendorID": "Int64", "passenger_count": "Int64", "trip_distance": "float64", "total_amount": "float64"}, "parse_dates": ["tpep_pickup_datetime", "tpep_dropoff_datetime"]}');
+SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM by_hand t WHERE passenger_count > 0)
+     = (SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) FROM reports.fused t) AS same_rows_as_by_hand;
+SELECT count(*) AS staging_tables_made FROM pg_class
+ WHERE relnamespace = 'pipeline_staging'::regnamespace AND relname LIKE 'r' || (SELECT max(run_id) FROM pipeline.runs) || '\_%';
+-- the filter lets zero-passenger rides through: the transformer's test fails, nothing changes
+SELECT pg_temp.checksum('reports.fused') AS before \gset
+SELECT pipeline.register(replace(yaml, 'passenger_count > 0', 'passenger_count >= 0'))
+  FROM pipeline.pipeline_versions JOIN pipeline.pipelines USING (pipeline_id) WHERE name = 'fused';
+SELECT pg_temp.error_of($$SELECT pipeline.run('fused')$$);
+SELECT block_name, status, error FROM last_run;
+SELECT pg_temp.checksum('reports.fused') = :'before' AS target_unchanged;
+-- a download failure is the loader's
+SELECT pg_temp.error_of($$SELECT pipeline.run('fused', '{"files": "http://127.0.0.1:54330/status/404/x"}')$$);
+SELECT block_name, status FROM last_run;

@@ -21,7 +21,14 @@ extern "C" {
 #include "commands/progress.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_collate.h"
+#include "parser/parse_expr.h"
+#include "parser/parser.h"
+#include "utils/backend_status.h"
 #include "parser/parse_relation.h"
 #include "pgstat.h"
 #include "storage/latch.h"
@@ -235,6 +242,25 @@ void CheckCopyAllowed(ParseState* pstate, Relation rel, List* attnames) {
   PreventCommandIfParallelMode("pipeline load (COPY FROM)");
 }
 
+// A WHERE condition as COPY takes it, built the way DoCopy builds COPY ... WHERE: parsed
+// against the target, coerced to boolean, simplified, in implicit-AND form.
+Node* TransformWhere(ParseState* pstate, ParseNamespaceItem* nsitem, const char* condition) {
+  StringInfoData sql;
+  initStringInfo(&sql);
+  appendStringInfo(&sql, "SELECT 1 WHERE %s", condition);
+  List* parsed = raw_parser(sql.data, RAW_PARSE_DEFAULT);
+  if (list_length(parsed) != 1)
+    ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR), errmsg("a load filter must be one condition")));
+  SelectStmt* select = castNode(SelectStmt, castNode(RawStmt, linitial(parsed))->stmt);
+  addNSItemToQuery(pstate, nsitem, false, true, true);
+  Node* where = transformExpr(pstate, select->whereClause, EXPR_KIND_COPY_WHERE);
+  where = coerce_to_boolean(pstate, where, "WHERE");
+  assign_expr_collations(pstate, where);
+  where = eval_const_expressions(nullptr, where);
+  where = reinterpret_cast<Node*>(canonicalize_qual(reinterpret_cast<Expr*>(where), false));
+  return reinterpret_cast<Node*>(make_ands_implicit(reinterpret_cast<Expr*>(where)));
+}
+
 List* CopyOptions(const core::SourceSpec& s) {
   List* options = NIL;
   auto add = [&options](const char* name, const std::string& value) {
@@ -331,20 +357,26 @@ LoadResult LoadCsv(const LoadRequest& request) {
       header = target_columns;
     }
     g_active = &active;
+    const char* where_text = request.where.empty() ? nullptr : request.where.c_str();
+    int64 excluded = 0;
     result.rows = PgCall([&] {
       List* attnames = NIL;
       for (const auto& name : *header_ptr) attnames = lappend(attnames, makeString(pstrdup(name.c_str())));
       ParseState* pstate = make_parsestate(nullptr);
-      addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, nullptr, false, false);
+      ParseNamespaceItem* nsitem =
+          addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, nullptr, false, false);
       CheckCopyAllowed(pstate, rel, attnames);
-      CopyFromState cstate = BeginCopyFrom(pstate, rel, nullptr, nullptr, false, CopyReadCallback,
+      Node* where = where_text ? TransformWhere(pstate, nsitem, where_text) : nullptr;
+      CopyFromState cstate = BeginCopyFrom(pstate, rel, where, nullptr, false, CopyReadCallback,
                                            attnames, CopyOptions(*source_ptr));
       uint64 rows = CopyFrom(cstate);
+      excluded = MyBEEntry ? MyBEEntry->st_progress_param[PROGRESS_COPY_TUPLES_EXCLUDED] : 0;
       EndCopyFrom(cstate);
       table_close(rel, NoLock);
       free_parsestate(pstate);
       return rows;
     });
+    result.rows_excluded = static_cast<uint64_t>(excluded);
     core::FetchStats stats = stream.Stats();
     result.bytes_downloaded = stats.bytes_downloaded;
     result.bytes_decompressed = stats.bytes_decompressed;

@@ -17,10 +17,12 @@ struct LoadRequest {
   std::string target;       // table name, optionally schema-qualified, SQL syntax
   bool create = false;      // create the target from the header and column types when missing
   bool unlogged = false;    // ... as an UNLOGGED table (staging)
+  std::string where;        // a row filter (SQL boolean over the target's columns), as COPY's WHERE
 };
 
 struct LoadResult {
-  uint64_t rows = 0;
+  uint64_t rows = 0;           // rows inserted
+  uint64_t rows_excluded = 0;  // rows the WHERE filter dropped
   int64_t bytes_downloaded = 0;
   int64_t bytes_decompressed = 0;
   bool created = false;

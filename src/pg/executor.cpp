@@ -15,6 +15,7 @@ extern "C" {
 #include <functional>
 #include <cmath>
 #include <map>
+#include <regex>
 #include <set>
 
 #include "core/dag.hpp"
@@ -545,6 +546,204 @@ bool RunBlock(Run& run, BlockState& state, Error* failure, bool callback_success
   }
 }
 
+
+// ---- Fusion: loader -> filter -> replace, as one COPY ----------------------------------------
+// The taxi shape (an HTTP loader, a transformer "SELECT * FROM {{ loader }} WHERE cond" read
+// only by an exporter that replaces or creates its target) runs as one COPY with cond as its
+// WHERE, straight into the exporter's new table: nothing is materialised twice. Each block's
+// tests still run (the loader's row_count on the rows read), each block is still recorded.
+
+struct Fusion {
+  std::string loader, transformer, exporter, condition;
+};
+
+// The fused chain starting at loader `name`, when the blocks have exactly that shape.
+std::optional<Fusion> FindFusion(Run& run, const std::string& name) {
+  const BlockSpec& l = *run.blocks.at(name).spec;
+  if (l.type != BlockType::kDataLoader || !l.source || l.timeout_s > 0 || l.downstream.size() != 1 ||
+      run.consumers[name] != 1)
+    return std::nullopt;
+  for (const auto& t : l.tests)
+    if (t.kind != "row_count") return std::nullopt;
+  const BlockSpec& t = *run.blocks.at(l.downstream[0]).spec;
+  if (t.type != BlockType::kTransformer || t.upstream.size() != 1 || t.materialize == "table" ||
+      t.timeout_s > 0 || t.downstream.size() != 1 || run.consumers[t.name] != 1 || t.retry.retries > 0)
+    return std::nullopt;
+  static const std::regex shape(
+      R"(^\s*select\s+\*\s+from\s+\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}\s+where\s+([\s\S]+?)\s*;?\s*$)",
+      std::regex::icase);
+  std::smatch m;
+  if (!std::regex_match(t.sql, m, shape) || m[1].str() != name) return std::nullopt;
+  std::string condition = m[2].str();
+  static const std::regex unsafe(R"(\bselect\b|;)", std::regex::icase);
+  if (std::regex_search(condition, unsafe)) return std::nullopt;
+  for (const auto& [other, state] : run.blocks)
+    if (condition.find("{{ " + other + " }}") != std::string::npos || condition.find("{{" + other + "}}") != std::string::npos)
+      return std::nullopt;
+  const BlockSpec& e = *run.blocks.at(t.downstream[0]).spec;
+  if (e.type != BlockType::kDataExporter || e.upstream.size() != 1 || !e.sql.empty() || !e.target ||
+      e.target->if_exists == "append" || e.timeout_s > 0 || e.retry.retries > 0 || !e.downstream.empty() ||
+      run.blocks.at(l.name).status != "pending" || run.blocks.at(t.name).status != "pending" ||
+      run.blocks.at(e.name).status != "pending")
+    return std::nullopt;
+  return Fusion{l.name, t.name, e.name, condition};
+}
+
+// Runs a fused chain with the loader's retries; records all three blocks. False on failure.
+bool RunFused(Run& run, const Fusion& f, Error* failure) {
+  BlockState& ls = run.blocks.at(f.loader);
+  BlockState& ts = run.blocks.at(f.transformer);
+  BlockState& es = run.blocks.at(f.exporter);
+  const BlockSpec& l = *ls.spec;
+  const BlockSpec& t = *ts.spec;
+  const BlockSpec& e = *es.spec;
+  for (int attempt = ls.attempts_done + 1;; ++attempt) {
+    InTransaction([&] {
+      for (const std::string* b : {&f.loader, &f.transformer, &f.exporter}) {
+        SpiExec("UPDATE pipeline.block_runs SET status = 'running', attempt = $3::int, "
+                "started_at = clock_timestamp(), finished_at = NULL, worker_pid = pg_backend_pid() "
+                "WHERE run_id = $1::bigint AND block_name = $2",
+                {Num(run.id), *b, Num(*b == f.loader ? attempt : 1)});
+      }
+      SpiExec("INSERT INTO pipeline.block_attempts (run_id, block_name, attempt) VALUES ($1::bigint, $2, $3::int)",
+              {Num(run.id), f.loader, Num(attempt)});
+    });
+    ReportActivity("pg_pipeline run " + Num(run.id) + ": blocks " + f.loader + ", " + f.transformer + ", " + f.exporter);
+    std::string phase = f.loader;  // the block a failure belongs to
+    LoadResult loaded;
+    AttemptResult tres, eres;
+    std::optional<Error> error;
+    try {
+      InTransaction([&] {
+        const core::TargetSpec& target = *e.target;
+        std::string table = core::QualifiedName(target.schema, target.table);
+        SpiExec("SELECT pg_advisory_xact_lock(hashtext('pg_pipeline schema ' || $1))", {target.schema});
+        SpiExec("SELECT pg_advisory_xact_lock(hashtext('pg_pipeline export ' || $1))", {table});
+        SpiExec("CREATE SCHEMA IF NOT EXISTS " + core::QuoteIdent(target.schema));
+        bool exists = SpiScalar("SELECT to_regclass($1) IS NOT NULL", {table}) == SqlValue("t");
+        if (exists && target.if_exists == "fail") {
+          phase = f.exporter;
+          throw Error(sqlstate::kDuplicateObject,
+                      "target " + target.schema + "." + target.table + " already exists (if_exists: fail)", "",
+                      "Use if_exists: replace or append, or drop the table.");
+        }
+        std::string fresh = exists ? core::QualifiedName(target.schema, target.table.substr(0, 40) + "_pgp_new_" + Num(run.id))
+                                   : table;
+        if (exists) SpiExec("DROP TABLE IF EXISTS " + fresh);
+        LoadRequest request;
+        request.source = *l.source;
+        request.source.url = Render(run, l, l.source->url, "url of block \"" + l.name + "\"");
+        request.target = fresh;
+        request.create = true;
+        request.where = Render(run, t, f.condition, "sql of block \"" + t.name + "\"");
+        loaded = LoadCsv(request);
+        int64_t rows_read = static_cast<int64_t>(loaded.rows + loaded.rows_excluded);
+        for (const auto& test : l.tests) {
+          core::PlannedTest planned;
+          planned.test = &test;
+          planned.row_count = true;
+          if (auto bad = core::JudgeTest(planned, rows_read, std::nullopt))
+            throw Error(kTestFailed, "block \"" + l.name + "\" test failed: " + *bad);
+        }
+        phase = f.transformer;
+        RunTests(run, t, fresh, true, tres);
+        phase = f.exporter;
+        RunTests(run, e, fresh, false, eres);
+        if (exists) {
+          try {
+            SpiExec("DROP TABLE " + table);
+          } catch (const Error& drop) {
+            if (drop.sqlstate() != "2BP01") throw;
+            throw Error(drop.sqlstate(), "cannot replace " + target.schema + "." + target.table +
+                                             ": other objects depend on it", drop.detail(),
+                        "Drop the dependent objects, or use if_exists: append.");
+          }
+          SpiExec("ALTER TABLE " + fresh + " RENAME TO " + core::QuoteIdent(target.table));
+        }
+        es.relation = table;
+      });
+    } catch (const std::exception& caught) {
+      const Error* ours = dynamic_cast<const Error*>(&caught);
+      error = ours ? *ours : Error(sqlstate::kInternalError, std::string("internal error: ") + caught.what());
+    }
+    if (!error) {
+      int64_t rows_read = static_cast<int64_t>(loaded.rows + loaded.rows_excluded);
+      int64_t rows_kept = static_cast<int64_t>(loaded.rows);
+      InTransaction([&] {
+        auto done = [&](const std::string& b, int64_t in, int64_t out, int64_t bytes, const std::string& rel) {
+          SpiExec("UPDATE pipeline.block_runs SET status = 'succeeded', finished_at = clock_timestamp(), "
+                  "rows_in = NULLIF($3::bigint, -1), rows_out = NULLIF($4::bigint, -1), bytes = NULLIF($5::bigint, -1), "
+                  "output_relation = NULLIF($6, ''), error = NULL, sqlstate = NULL, error_detail = NULL "
+                  "WHERE run_id = $1::bigint AND block_name = $2",
+                  {Num(run.id), b, Num(in), Num(out), Num(bytes), rel});
+        };
+        done(f.loader, -1, rows_read, loaded.bytes_downloaded, "");
+        done(f.transformer, rows_read, rows_kept, -1, "");
+        done(f.exporter, rows_kept, rows_kept, -1, es.relation);
+        SpiExec("UPDATE pipeline.block_attempts SET status = 'succeeded', finished_at = clock_timestamp() "
+                "WHERE run_id = $1::bigint AND block_name = $2 AND attempt = $3::int",
+                {Num(run.id), f.loader, Num(attempt)});
+        char line[512];
+        std::snprintf(line, sizeof line,
+                      "loaded %lld rows in %.2f s (%.1f MB downloaded, %.1f MB of CSV), filtered by \"%s\" "
+                      "and written straight into %s's table: one COPY for %s, %s and %s",
+                      static_cast<long long>(rows_read), loaded.seconds, loaded.bytes_downloaded / 1e6,
+                      loaded.bytes_decompressed / 1e6, t.name.c_str(), e.name.c_str(), l.name.c_str(),
+                      t.name.c_str(), e.name.c_str());
+        WriteLog(run.id, f.loader, {"info", line});
+        for (const auto& test : l.tests) WriteLog(run.id, f.loader, {"info", "test passed: " + core::TestLabel(test)});
+        for (const auto& line2 : tres.log) WriteLog(run.id, f.transformer, line2);
+        WriteLog(run.id, f.transformer, {"info", Num(rows_read) + " rows in, " + Num(rows_kept) + " out (" +
+                                                     Num(rows_read - rows_kept) + " dropped)"});
+        for (const auto& line2 : eres.log) WriteLog(run.id, f.exporter, line2);
+        WriteLog(run.id, f.exporter, {"info", "published " + e.target->schema + "." + e.target->table + " with " +
+                                                  Num(rows_kept) + " rows"});
+      });
+      ls.status = ts.status = es.status = "succeeded";
+      ls.rows_out = rows_read;
+      ts.rows_out = es.rows_out = rows_kept;
+      return true;
+    }
+    bool cancelled = g_cancel_requested;
+    bool retryable = !cancelled && phase == f.loader && error->sqlstate() != kTestFailed && attempt <= l.retry.retries;
+    double delay = l.retry.delay_s * (l.retry.exponential_backoff ? std::pow(2.0, attempt - 1) : 1.0);
+    if (l.retry.max_delay_s > 0) delay = std::min(delay, l.retry.max_delay_s);
+    std::string detail = error->detail();
+    if (!error->context().empty()) detail += (detail.empty() ? "" : "\n") + error->context();
+    InTransaction([&] {
+      SpiExec("UPDATE pipeline.block_attempts SET status = $4, finished_at = clock_timestamp(), error = $5, sqlstate = $6 "
+              "WHERE run_id = $1::bigint AND block_name = $2 AND attempt = $3::int",
+              {Num(run.id), f.loader, Num(attempt), cancelled ? "cancelled" : "failed", error->message(), error->sqlstate()});
+      for (const std::string* b : {&f.loader, &f.transformer, &f.exporter}) {
+        std::string status = cancelled ? "cancelled" : retryable ? "pending" : *b == phase ? "failed" : "upstream_failed";
+        bool before_failure = (*b == f.loader && phase != f.loader) || (*b == f.transformer && phase == f.exporter);
+        if (!cancelled && !retryable && before_failure) status = "succeeded";  // its part was done
+        SpiExec("UPDATE pipeline.block_runs SET status = $3, finished_at = clock_timestamp(), "
+                "error = CASE WHEN $4::boolean THEN $5 END, sqlstate = CASE WHEN $4::boolean THEN $6 END, "
+                "error_detail = CASE WHEN $4::boolean THEN NULLIF($7, '') END WHERE run_id = $1::bigint AND block_name = $2",
+                {Num(run.id), *b, status, *b == phase ? "true" : "false", error->message(), error->sqlstate(), detail});
+        run.blocks.at(*b).status = status;
+      }
+      std::string line = "attempt " + Num(attempt) + " failed: " + error->message();
+      if (retryable) {
+        char wait[64];
+        std::snprintf(wait, sizeof wait, "; retrying in %.1f s", delay);
+        line += wait;
+      }
+      WriteLog(run.id, phase, {"error", line});
+    });
+    if (!retryable) {
+      bool names_block = std::string(error->message()).rfind("block \"" + phase + "\"", 0) == 0;
+      *failure = names_block ? *error
+                             : Error(error->sqlstate(), "block \"" + phase + "\" failed: " + error->message(),
+                                     error->detail(), error->hint(), error->context());
+      return false;
+    }
+    for (const std::string* b : {&f.loader, &f.transformer, &f.exporter}) run.blocks.at(*b).status = "pending";
+    Sleep(delay);
+  }
+}
+
 Run LoadRun(int64_t run_id) {
   Run run;
   run.id = run_id;
@@ -577,7 +776,10 @@ Run LoadRun(int64_t run_id) {
     if (it == run.blocks.end()) continue;
     BlockState& state = it->second;
     state.attempts_done = static_cast<int>(ToInt(row[4]));
-    if (*row[1] == "succeeded" && *row[5] == "t" &&
+    // (a loader or transformer that ran fused has no output of its own: it runs again)
+    bool has_output = row[2].has_value() || (state.spec->type != BlockType::kDataLoader &&
+                                             state.spec->type != BlockType::kTransformer);
+    if (*row[1] == "succeeded" && *row[5] == "t" && has_output &&
         (state.spec->type != BlockType::kConditional || row[6])) {
       state.status = "succeeded";
       state.relation = row[2].value_or("");
@@ -845,6 +1047,13 @@ RunOutcome ExecuteRun(int64_t run_id) {
         if (BackgroundWorkerHandle* h = StartBlockWorker(run.id, ready[i], GetRunOwner())) {
           helpers[ready[i]] = h;
           run.blocks.at(ready[i]).status = "running";
+        }
+      }
+      if (guc.fuse_blocks) {
+        if (auto fusion = FindFusion(run, ready[0])) {
+          Error failure("00000", "");
+          if (!RunFused(run, *fusion, &failure) && !first_failure) first_failure = failure;
+          continue;
         }
       }
       BlockState& state = run.blocks.at(ready[0]);

@@ -11,7 +11,7 @@ extern "C" {
 
 namespace pgpipe::pg {
 
-GucValues guc = {10000, 1, 30, 5, 0, nullptr, 86400, nullptr, 2, 30 * 86400, 5000, 2};
+GucValues guc = {10000, 1, 30, 5, 0, nullptr, 86400, nullptr, 2, 30 * 86400, 5000, 2, true};
 
 void DefineGucs() {
   DefineCustomIntVariable("pipeline.connect_timeout", "Time allowed to connect to an HTTP source.",
@@ -60,6 +60,10 @@ void DefineGucs() {
                           "other (0 runs every block in the run's own worker).",
                           nullptr, &guc.max_parallel_blocks, 2, 0, 64, PGC_SIGHUP, 0, nullptr,
                           nullptr, nullptr);
+  DefineCustomBoolVariable("pipeline.fuse_blocks",
+                           "Runs a loader, a filtering transformer and a replacing exporter as one "
+                           "COPY with a WHERE straight into the new table.",
+                           nullptr, &guc.fuse_blocks, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("pipeline");
 }
 

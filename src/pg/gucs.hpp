@@ -20,6 +20,7 @@ struct GucValues {
   int history_retention_s;     // runs finished longer ago are pruned; 0 keeps them all
   int launcher_naptime_ms;     // the launcher's longest sleep when nothing wakes it
   int max_parallel_blocks;     // block workers one run may use for independent blocks
+  bool fuse_blocks;            // run loader -> filter -> replace chains as one COPY
 };
 extern GucValues guc;
 
