@@ -795,9 +795,13 @@ Run LoadRun(int64_t run_id) {
   }
   // A block that runs again rebuilds its output (dropping views on it): what follows it must
   // run again too.
+  // (an exporter or callback that succeeded did its part for good: publishing or notifying
+  // twice would be wrong, so they stay done)
   for (const auto& name : core::TopologicalOrder(run.spec)) {
     BlockState& state = run.blocks.at(name);
-    if (state.status != "succeeded") continue;
+    if (state.status != "succeeded" || state.spec->type == BlockType::kDataExporter ||
+        state.spec->type == BlockType::kCallback)
+      continue;
     for (const auto& up : state.spec->upstream)
       if (run.blocks.at(up).status != "succeeded") state.status = "pending";
     if (state.status == "pending") {
