@@ -321,3 +321,8 @@ SELECT pg_temp.checksum('reports.fused') = :'before' AS target_unchanged;
 -- a download failure is the loader's
 SELECT pg_temp.error_of($$SELECT pipeline.run('fused', '{"files": "http://127.0.0.1:54330/status/404/x"}')$$);
 SELECT block_name, status FROM last_run;
+-- a filter naming a column the file lacks is the transformer's mistake, not retried as the loader's
+SELECT pipeline.register(replace(yaml, 'passenger_count >= 0', 'passenger_cnt > 0'))
+  FROM pipeline.pipeline_versions JOIN pipeline.pipelines USING (pipeline_id) WHERE name = 'fused' AND version = 2;
+SELECT pg_temp.error_of($$SELECT pipeline.run('fused')$$);
+SELECT block_name, status, attempt FROM last_run;

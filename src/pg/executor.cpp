@@ -26,6 +26,7 @@ extern "C" {
 #include "core/spec_json.hpp"
 #include "core/sql_text.hpp"
 #include "core/test_plan.hpp"
+#include "core/url.hpp"
 #include "core/webhook.hpp"
 #include "core/validate.hpp"
 #include "pg/catalog.hpp"
@@ -704,6 +705,12 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
       ts.rows_out = es.rows_out = rows_kept;
       return true;
     }
+    // A filter the server cannot read (syntax, unknown column or function, wrong type) is the
+    // transformer's mistake, found while the loader set up its COPY: not the loader's to retry.
+    const std::string& state_code = error->sqlstate();
+    if (phase == f.loader && (state_code == "42601" || state_code == "42703" || state_code == "42883" ||
+                              state_code == "42804" || state_code == "42725"))
+      phase = f.transformer;
     bool cancelled = g_cancel_requested;
     bool retryable = !cancelled && phase == f.loader && error->sqlstate() != kTestFailed && attempt <= l.retry.retries;
     double delay = l.retry.delay_s * (l.retry.exponential_backoff ? std::pow(2.0, attempt - 1) : 1.0);
@@ -830,6 +837,13 @@ void CallWebhook(const Run& run, const std::string& status, const std::string& e
                      core::JsonString(status) + ",\"error\":" + core::JsonString(error) + "}";
   std::string line = "posted the failure to the webhook";
   try {
+    // The same allowed prefixes as sources and sensors: a webhook is a request too.
+    core::SourceSpec probe;
+    probe.url = url;
+    core::FetchOptions limits = FetchOptionsFor(probe);
+    if (!core::UrlAllowedByPrefixes(url, limits.allowed_prefixes))
+      throw Error(sqlstate::kInsufficientPrivilege, "webhook URL \"" + core::RedactUrl(url) +
+                                                        "\" matches none of the allowed URL prefixes");
     core::PostJson(url, json, 10000);
   } catch (const Error& e) {
     line = std::string("webhook not reached: ") + e.message();

@@ -264,7 +264,7 @@ void pipeline_launcher_main(Datum) {
   BackgroundWorkerInitializeConnection(guc.database, nullptr, 0);
   pgstat_report_appname("pg_pipeline launcher");
   AdvertiseLauncher();
-  CaughtError caught;
+  CaughtError caught = {"XX000", "pg_pipeline launcher stopped", "", "", ""};
   try {
     LauncherLoop();
   } catch (...) {
