@@ -96,6 +96,33 @@ std::string StagingName(int64_t run_id, const std::string& block) {
   return "pipeline_staging." + core::QuoteIdent(name);
 }
 
+// Any C++ exception as our Error: ours as it is, anything else (bad_alloc, a library's) as XX000.
+Error AsError(const std::exception& caught) {
+  const Error* ours = dynamic_cast<const Error*>(&caught);
+  return ours ? *ours : Error(sqlstate::kInternalError, std::string("internal error: ") + caught.what());
+}
+
+// Seconds to wait before attempt `attempt` + 1 under `retry`.
+double RetryDelay(const core::RetrySpec& retry, int attempt) {
+  double delay = retry.delay_s * (retry.exponential_backoff ? std::pow(2.0, attempt - 1) : 1.0);
+  return retry.max_delay_s > 0 ? std::min(delay, retry.max_delay_s) : delay;
+}
+
+// An error's detail and context, for block_runs.error_detail.
+std::string DetailOf(const Error& error) {
+  std::string detail = error.detail();
+  if (!error.context().empty()) detail += (detail.empty() ? "" : "\n") + error.context();
+  return detail;
+}
+
+// The run's error for a failure of `block`: it names the block (test failures and timeouts
+// already do).
+Error NamingBlock(const Error& error, const std::string& block) {
+  if (std::string(error.message()).rfind("block \"" + block + "\"", 0) == 0) return error;
+  return Error(error.sqlstate(), "block \"" + block + "\" failed: " + error.message(), error.detail(),
+               error.hint(), error.context());
+}
+
 // Drops a staging relation, whichever kind it is, if it exists; anything outside schema
 // pipeline_staging is left alone (output_relation is a user-writable column).
 void DropRelation(const std::string& relation) {
@@ -478,10 +505,8 @@ bool RunBlock(Run& run, BlockState& state, Error* failure, bool callback_success
           PgCall([] { disable_timeout(STATEMENT_TIMEOUT, false); });
         });
     } catch (const std::exception& caught) {
-      // Our own errors, and anything else C++ throws (bad_alloc, a library's exception), fail
-      // the attempt the same way; nothing escapes past the block.
-      const Error* ours = dynamic_cast<const Error*>(&caught);
-      Error e = ours ? *ours : Error(sqlstate::kInternalError, std::string("internal error: ") + caught.what());
+      // Anything C++ throws fails the attempt the same way; nothing escapes past the block.
+      Error e = AsError(caught);
       error = e;
       PgCall([] { disable_timeout(STATEMENT_TIMEOUT, false); });
       if (e.sqlstate() == sqlstate::kQueryCanceled && b.timeout_s > 0 && !g_cancel_requested) {
@@ -511,10 +536,8 @@ bool RunBlock(Run& run, BlockState& state, Error* failure, bool callback_success
     }
     bool cancelled = g_cancel_requested;
     bool retryable = !cancelled && error->sqlstate() != kTestFailed && attempt <= retry.retries;
-    double delay = retry.delay_s * (retry.exponential_backoff ? std::pow(2.0, attempt - 1) : 1.0);
-    if (retry.max_delay_s > 0) delay = std::min(delay, retry.max_delay_s);
-    std::string detail = error->detail();
-    if (!error->context().empty()) detail += (detail.empty() ? "" : "\n") + error->context();
+    double delay = RetryDelay(retry, attempt);
+    std::string detail = DetailOf(*error);
     InTransaction([&] {
       SpiExec("UPDATE pipeline.block_attempts SET status = $4, finished_at = clock_timestamp(), "
               "error = $5, sqlstate = $6 WHERE run_id = $1::bigint AND block_name = $2 AND attempt = $3::int",
@@ -535,12 +558,7 @@ bool RunBlock(Run& run, BlockState& state, Error* failure, bool callback_success
     });
     state.status = cancelled ? "cancelled" : "failed";
     if (!retryable) {
-      // The run's error names the block (test failures and timeouts already do).
-      bool names_block = std::string(error->message()).rfind("block \"" + b.name + "\"", 0) == 0;
-      *failure = names_block
-                     ? *error
-                     : Error(error->sqlstate(), "block \"" + b.name + "\" failed: " + error->message(),
-                             error->detail(), error->hint(), error->context());
+      *failure = NamingBlock(*error, b.name);
       return false;
     }
     Sleep(delay);
@@ -664,8 +682,7 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
         es.relation = table;
       });
     } catch (const std::exception& caught) {
-      const Error* ours = dynamic_cast<const Error*>(&caught);
-      error = ours ? *ours : Error(sqlstate::kInternalError, std::string("internal error: ") + caught.what());
+      error = AsError(caught);
     }
     if (!error) {
       int64_t rows_read = static_cast<int64_t>(loaded.rows + loaded.rows_excluded);
@@ -713,10 +730,8 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
       phase = f.transformer;
     bool cancelled = g_cancel_requested;
     bool retryable = !cancelled && phase == f.loader && error->sqlstate() != kTestFailed && attempt <= l.retry.retries;
-    double delay = l.retry.delay_s * (l.retry.exponential_backoff ? std::pow(2.0, attempt - 1) : 1.0);
-    if (l.retry.max_delay_s > 0) delay = std::min(delay, l.retry.max_delay_s);
-    std::string detail = error->detail();
-    if (!error->context().empty()) detail += (detail.empty() ? "" : "\n") + error->context();
+    double delay = RetryDelay(l.retry, attempt);
+    std::string detail = DetailOf(*error);
     InTransaction([&] {
       SpiExec("UPDATE pipeline.block_attempts SET status = $4, finished_at = clock_timestamp(), error = $5, sqlstate = $6 "
               "WHERE run_id = $1::bigint AND block_name = $2 AND attempt = $3::int",
@@ -740,10 +755,7 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
       WriteLog(run.id, phase, {"error", line});
     });
     if (!retryable) {
-      bool names_block = std::string(error->message()).rfind("block \"" + phase + "\"", 0) == 0;
-      *failure = names_block ? *error
-                             : Error(error->sqlstate(), "block \"" + phase + "\" failed: " + error->message(),
-                                     error->detail(), error->hint(), error->context());
+      *failure = NamingBlock(*error, phase);
       return false;
     }
     for (const std::string* b : {&f.loader, &f.transformer, &f.exporter}) run.blocks.at(*b).status = "pending";
@@ -1092,9 +1104,7 @@ RunOutcome ExecuteRun(int64_t run_id) {
     }
   } catch (const std::exception& caught) {
     // A failure of the bookkeeping itself, or a cancel while waiting.
-    const Error* ours = dynamic_cast<const Error*>(&caught);
-    if (!first_failure)
-      first_failure = ours ? *ours : Error(sqlstate::kInternalError, std::string("internal error: ") + caught.what());
+    if (!first_failure) first_failure = AsError(caught);
     try {
       StopHelpers(run, helpers, first_failure);
     } catch (const Error&) {
