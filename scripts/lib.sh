@@ -7,7 +7,7 @@
 PGPIPE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PGPIPE_TMP=${PGPIPE_TMP:-/tmp/pg_pipeline}
 PGPIPE_PORT=${PGPIPE_PORT:-54329}
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}  # a relocated copy works too (PG_CONFIG is taken from it)
 PGDATA_DIR=$PGPIPE_TMP/data
 PGSOCK=$PGPIPE_TMP/sock
 export PGHOST=$PGSOCK PGPORT=$PGPIPE_PORT PGUSER=postgres
