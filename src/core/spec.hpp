@@ -99,6 +99,7 @@ struct BlockSpec {
   std::string on_success;       // callback SQL
   std::string on_failure;
   std::string yaml;             // the block's own YAML text, as stored for shared blocks
+  std::string pin;              // a shared block: the hash of the definition it was resolved to
   Position where;
 };
 

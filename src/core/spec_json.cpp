@@ -173,7 +173,8 @@ std::string BlockToJson(const BlockSpec& b) {
                      .Num("max_delay", b.retry.max_delay_s)
                      .Bool("exponential_backoff", b.retry.exponential_backoff).Done());
   if (b.timeout_s > 0) o.Num("timeout", b.timeout_s);
-  o.StrIf("materialize", b.materialize).Bool("shared", b.shared).StrIf("url", b.sensor_url);
+  o.StrIf("materialize", b.materialize).Bool("shared", b.shared).StrIf("pin", b.pin)
+      .StrIf("url", b.sensor_url);
   if (b.interval_s > 0) o.Num("interval", b.interval_s);
   o.StrIf("on_success", b.on_success).StrIf("on_failure", b.on_failure)
       .Raw("position", PositionJson(b.where));
