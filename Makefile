@@ -3,11 +3,11 @@
 # script. `make unit` builds and runs the core's GoogleTest suite through CMake/CTest.
 EXTENSION   = pg_pipeline
 MODULE_big  = pg_pipeline
-DATA        = sql/pg_pipeline--0.1.sql
+DATA        = sql/pg_pipeline--0.1.sql sql/pg_pipeline--0.2.sql sql/pg_pipeline--0.1--0.2.sql
 PGFILEDESC  = "pg_pipeline - data pipelines inside PostgreSQL"
 
 CORE_SRCS   = $(sort $(wildcard src/core/*.cpp))
-PG_SRCS     = $(sort $(wildcard src/pg/*.cpp))
+PG_SRCS     = $(sort $(wildcard src/pg/*.cpp src/pg/*/*.cpp))
 OBJS        = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 REGRESS      = $(basename $(notdir $(filter-out sql/pg_pipeline--%,$(sort $(wildcard sql/*.sql)))))
@@ -46,4 +46,4 @@ unit:
 	cd build && ctest --output-on-failure
 
 format:
-	clang-format -i src/core/*.cpp src/core/*.hpp src/pg/*.cpp src/pg/*.hpp test/unit/*.cpp
+	clang-format -i src/core/*.cpp src/core/*.hpp src/pg/*.cpp src/pg/*.hpp src/pg/*/*.cpp src/pg/*/*.hpp test/unit/*.cpp

@@ -33,6 +33,9 @@ inline constexpr const char* kInternalError = "XX000";
 inline constexpr const char* kExternalRoutineException = "38000";
 inline constexpr const char* kIoError = "58030";
 inline constexpr const char* kCheckViolation = "23514";
+inline constexpr const char* kFeatureNotSupported = "0A000";
+inline constexpr const char* kObjectNotInPrerequisiteState = "55000";
+inline constexpr const char* kInvalidTransactionState = "25000";
 }  // namespace sqlstate
 
 // An error raised by pg_pipeline code, with the fields of a Postgres ErrorData.

@@ -714,8 +714,7 @@ HttpSource::HttpSource(FetchOptions opts) : impl_(std::make_unique<Impl>(std::mo
 
 // Cancels, joins the producer, then frees the curl handles; swallows everything.
 HttpSource::~HttpSource() {
-  Cancel();
-  if (impl_->thread.joinable()) impl_->thread.join();
+  Stop();
   if (impl_->multi != nullptr) curl_multi_cleanup(impl_->multi);
 }
 
@@ -771,6 +770,12 @@ void HttpSource::Cancel() {
   s.cancelled.store(true);
   s.queue.Abort();
   if (s.multi != nullptr) curl_multi_wakeup(s.multi);
+}
+
+// Cancels, then joins the producer (it returns promptly once cancelled).
+void HttpSource::Stop() {
+  Cancel();
+  if (impl_->thread.joinable()) impl_->thread.join();
 }
 
 // Copies the progress counters.

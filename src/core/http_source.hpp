@@ -69,6 +69,9 @@ class HttpSource {
   // Stops the transfer at once (wakes the producer wherever it waits); later Reads throw
   // 57014. Any number of times; from the consumer, or any thread once Start has returned.
   void Cancel();
+  // Cancels and waits for the producer thread to end; idempotent. For a process about to exit
+  // (a FATAL during a load) while this object's frame will never unwind.
+  void Stop();
   // Thread-safe progress snapshot.
   FetchStats Stats() const;
 

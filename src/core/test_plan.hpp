@@ -1,11 +1,13 @@
 // Turns a block's tests into SQL. Every test that counts offending rows of the block's output
-// (not_null, unique, accepted_values, row_count, expression, and asserts of the form
-// "SELECT count(*) = 0 FROM {{ self }} WHERE cond") is folded into ONE scan:
+// (not_null, accepted_values, row_count, expression, and asserts of the form
+// "SELECT count(*) = 0 FROM {{ self }} WHERE cond", as Postgres's parser tells: see `fold`) is
+// folded into ONE scan:
 //   SELECT count(*), count(*) FILTER (WHERE <offending 1>), ... FROM <output>
 // Other asserts run on their own and must return true (one boolean) or no rows (dbt style).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,9 +28,15 @@ struct TestPlan {
   std::vector<PlannedTest> tests;
 };
 
+// The condition of an assert that is exactly "SELECT count(*) = 0 FROM {{ self }} WHERE cond",
+// or nullopt: decided by the caller from Postgres's parse tree, never by pattern matching.
+using CountZeroFold = std::function<std::optional<std::string>(const std::string& assert_sql)>;
+
 // Plans the tests of `block` over the relation `self_sql` (already quoted). With
-// `want_row_count` the folded scan is built even without tests, to count the output.
-TestPlan PlanTests(const BlockSpec& block, const std::string& self_sql, bool want_row_count);
+// `want_row_count` the folded scan is built even without tests, to count the output. Without
+// `fold`, no assert is folded.
+TestPlan PlanTests(const BlockSpec& block, const std::string& self_sql, bool want_row_count,
+                   const CountZeroFold& fold = {});
 
 // What a failure of the test says: its message, else its label.
 std::string DescribeTest(const TestSpec& test);

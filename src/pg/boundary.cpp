@@ -58,6 +58,13 @@ void RaiseCaught(const CaughtError& c) {
   pg_unreachable();
 }
 
+void CheckStackOnExit(sigjmp_buf* on_entry, const char* function) noexcept {
+  if (PG_exception_stack == on_entry) return;
+  PG_exception_stack = on_entry;
+  // A bug of ours, not the user's: reported, and the stack is sound again before any ereport.
+  elog(WARNING, "pg_pipeline: %s left PG_exception_stack changed; restored it", function);
+}
+
 void ThrowPendingPgError(MemoryContext mcx) {
   MemoryContextSwitchTo(mcx);
   ErrorData* edata = CopyErrorData();

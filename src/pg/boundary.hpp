@@ -42,29 +42,42 @@ void CatchInto(CaughtError* out) noexcept;
 // switching back to memory context `mcx` first.
 [[noreturn]] void ThrowPendingPgError(MemoryContext mcx);
 
-// Runs fn() so that a Postgres ERROR inside it becomes a thrown core::Error.
+// Puts back PG_exception_stack and error_context_stack as they were when it was made, however
+// the scope that holds it is left: a return, a Postgres error turned into a C++ throw, or a C++
+// exception thrown by the guarded code itself.
+class PgStackGuard {
+ public:
+  PgStackGuard() : stack_(PG_exception_stack), context_(error_context_stack) {}
+  ~PgStackGuard() {
+    PG_exception_stack = stack_;
+    error_context_stack = context_;
+  }
+  PgStackGuard(const PgStackGuard&) = delete;
+  PgStackGuard& operator=(const PgStackGuard&) = delete;
+
+ private:
+  sigjmp_buf* const stack_;
+  ErrorContextCallback* const context_;
+};
+
+// Runs fn() so that a Postgres ERROR inside it becomes a thrown core::Error. The guard lives in
+// this frame (the one sigsetjmp returns to), so nothing with a destructor is skipped by the
+// longjmp as long as fn's own frames hold none.
 template <typename F>
 decltype(auto) PgCall(F&& fn) {
-  sigjmp_buf* const saved_stack = PG_exception_stack;
-  ErrorContextCallback* const saved_context = error_context_stack;
+  PgStackGuard guard;
   const MemoryContext saved_mcx = CurrentMemoryContext;
   sigjmp_buf local;
   if (sigsetjmp(local, 0) == 0) {
     PG_exception_stack = &local;
-    if constexpr (std::is_void_v<decltype(fn())>) {
-      fn();
-      PG_exception_stack = saved_stack;
-      return;
-    } else {
-      auto result = fn();
-      PG_exception_stack = saved_stack;
-      return result;
-    }
+    return fn();
   }
-  PG_exception_stack = saved_stack;
-  error_context_stack = saved_context;
   ThrowPendingPgError(saved_mcx);
 }
+
+// Called when a guarded C++ entry point returns: a PG_exception_stack that is not what it was
+// on entry means some path left a guard without restoring it; say so and put it back.
+void CheckStackOnExit(sigjmp_buf* on_entry, const char* function) noexcept;
 
 }  // namespace pgpipe::pg
 
@@ -76,11 +89,15 @@ decltype(auto) PgCall(F&& fn) {
   PG_FUNCTION_INFO_V1(name);                                   \
   Datum name(PG_FUNCTION_ARGS) {                               \
     pgpipe::pg::CaughtError caught_;                           \
+    sigjmp_buf* const stack_on_entry_ = PG_exception_stack;    \
     try {                                                      \
-      return name##_body(fcinfo);                              \
+      Datum result_ = name##_body(fcinfo);                     \
+      pgpipe::pg::CheckStackOnExit(stack_on_entry_, #name);    \
+      return result_;                                          \
     } catch (...) {                                            \
       pgpipe::pg::CatchInto(&caught_);                         \
     }                                                          \
+    pgpipe::pg::CheckStackOnExit(stack_on_entry_, #name);      \
     pgpipe::pg::RaiseCaught(caught_);                          \
   }                                                            \
   }                                                            \

@@ -11,26 +11,26 @@ extern "C" {
 
 namespace pgpipe::pg {
 
-GucValues guc = {10000, 1, 30, 5, 0, nullptr, 86400, nullptr, 2, 30 * 86400, 5000, 2, true};
+GucValues guc = {10000, 1, 30, 5, 0, nullptr, 86400, nullptr, 2, 30 * 86400, 5000, 2, true, 3};
 
 void DefineGucs() {
   DefineCustomIntVariable("pipeline.connect_timeout", "Time allowed to connect to an HTTP source.",
-                          nullptr, &guc.connect_timeout_ms, 10000, 1, 3600 * 1000, PGC_USERSET,
+                          nullptr, &guc.connect_timeout_ms, 10000, 1, 3600 * 1000, PGC_SUSET,
                           GUC_UNIT_MS, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("pipeline.low_speed_limit",
                           "Bytes per second below which a download counts as stalled.", nullptr,
-                          &guc.low_speed_limit, 1, 1, INT_MAX, PGC_USERSET, 0, nullptr, nullptr,
+                          &guc.low_speed_limit, 1, 1, INT_MAX, PGC_SUSET, 0, nullptr, nullptr,
                           nullptr);
   DefineCustomIntVariable("pipeline.low_speed_time",
                           "Time a download may stay below pipeline.low_speed_limit.", nullptr,
-                          &guc.low_speed_time_s, 30, 1, 86400, PGC_USERSET, GUC_UNIT_S, nullptr,
+                          &guc.low_speed_time_s, 30, 1, 86400, PGC_SUSET, GUC_UNIT_S, nullptr,
                           nullptr, nullptr);
   DefineCustomIntVariable("pipeline.max_redirects", "Most HTTP redirects a download follows.",
-                          nullptr, &guc.max_redirects, 5, 0, 50, PGC_USERSET, 0, nullptr, nullptr,
+                          nullptr, &guc.max_redirects, 5, 0, 50, PGC_SUSET, 0, nullptr, nullptr,
                           nullptr);
   DefineCustomIntVariable("pipeline.max_download_size",
                           "Largest download (compressed bytes) a loader accepts; 0 means no limit.",
-                          nullptr, &guc.max_download_mb, 0, 0, INT_MAX, PGC_USERSET, GUC_UNIT_MB,
+                          nullptr, &guc.max_download_mb, 0, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MB,
                           nullptr, nullptr, nullptr);
   DefineCustomStringVariable(
       "pipeline.allowed_url_prefixes",
@@ -38,7 +38,7 @@ void DefineGucs() {
       nullptr, &guc.allowed_url_prefixes, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("pipeline.staging_retention",
                           "How long the staging tables of a failed run are kept for inspection.",
-                          nullptr, &guc.staging_retention_s, 86400, 0, INT_MAX, PGC_USERSET,
+                          nullptr, &guc.staging_retention_s, 86400, 0, INT_MAX, PGC_SUSET,
                           GUC_UNIT_S, nullptr, nullptr, nullptr);
   DefineCustomStringVariable("pipeline.database", "Database whose queued runs the launcher starts.",
                              nullptr, &guc.database, "postgres", PGC_POSTMASTER, 0, nullptr,
@@ -63,7 +63,11 @@ void DefineGucs() {
   DefineCustomBoolVariable("pipeline.fuse_blocks",
                            "Runs a loader, a filtering transformer and a replacing exporter as one "
                            "COPY with a WHERE straight into the new table.",
-                           nullptr, &guc.fuse_blocks, true, PGC_USERSET, 0, nullptr, nullptr, nullptr);
+                           nullptr, &guc.fuse_blocks, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("pipeline.max_recoveries",
+                          "Times the launcher queues a run again after its worker died before "
+                          "failing it.",
+                          nullptr, &guc.max_recoveries, 3, 0, 100, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("pipeline");
 }
 

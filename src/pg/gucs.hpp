@@ -21,6 +21,7 @@ struct GucValues {
   int launcher_naptime_ms;     // the launcher's longest sleep when nothing wakes it
   int max_parallel_blocks;     // block workers one run may use for independent blocks
   bool fuse_blocks;            // run loader -> filter -> replace chains as one COPY
+  int max_recoveries;          // re-queues of a run whose worker died, before it fails
 };
 extern GucValues guc;
 

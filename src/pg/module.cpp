@@ -12,8 +12,8 @@ void _PG_init(void);
 }
 
 #include "pg/gucs.hpp"
-#include "pg/launcher.hpp"
-#include "pg/shmem.hpp"
+#include "pg/workers/launcher.hpp"
+#include "pg/workers/shmem.hpp"
 
 // Defines every GUC; when preloaded, also asks for shared memory and registers the launcher.
 void _PG_init(void) {

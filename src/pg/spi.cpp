@@ -5,6 +5,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 }
 
 #include "pg/boundary.hpp"
@@ -83,23 +84,35 @@ uint64_t SpiExec(const std::string& sql, const std::vector<SqlValue>& params) {
   return RunRaw(sql, params).rows;
 }
 
-std::vector<std::string> SpiColumnNames(const std::string& sql) {
+std::vector<SpiColumn> SpiColumns(const std::string& sql) {
   const char* query = sql.c_str();
-  struct Names {
+  struct Raw {
     int count;
     char** names;
+    char** types;
   };
-  Names raw = PgCall([&]() -> Names {
+  Raw raw = PgCall([&]() -> Raw {
     int rc = SPI_execute(query, false, 0);
     if (rc < 0) elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
-    if (SPI_tuptable == nullptr) return Names{0, nullptr};
+    if (SPI_tuptable == nullptr) return Raw{0, nullptr, nullptr};
     TupleDesc desc = SPI_tuptable->tupdesc;
-    Names out = {desc->natts, static_cast<char**>(palloc(sizeof(char*) * (desc->natts + 1)))};
-    for (int i = 0; i < desc->natts; ++i) out.names[i] = SPI_fname(desc, i + 1);
+    Raw out = {desc->natts, static_cast<char**>(palloc(sizeof(char*) * (desc->natts + 1))),
+               static_cast<char**>(palloc(sizeof(char*) * (desc->natts + 1)))};
+    for (int i = 0; i < desc->natts; ++i) {
+      Form_pg_attribute att = TupleDescAttr(desc, i);
+      out.names[i] = SPI_fname(desc, i + 1);
+      out.types[i] = format_type_with_typemod(att->atttypid, att->atttypmod);
+    }
     return out;
   });
+  std::vector<SpiColumn> columns;
+  for (int i = 0; i < raw.count; ++i) columns.push_back({raw.names[i], raw.types[i]});
+  return columns;
+}
+
+std::vector<std::string> SpiColumnNames(const std::string& sql) {
   std::vector<std::string> names;
-  for (int i = 0; i < raw.count; ++i) names.emplace_back(raw.names[i]);
+  for (const auto& c : SpiColumns(sql)) names.push_back(c.name);
   return names;
 }
 

@@ -31,8 +31,15 @@ std::vector<SqlRow> SpiQuery(const std::string& sql, const std::vector<SqlValue>
 // Runs `sql` and returns the number of rows it processed.
 uint64_t SpiExec(const std::string& sql, const std::vector<SqlValue>& params = {});
 
-// The names of the columns `sql` returns (it is planned, not run: wrap it in LIMIT 0 yourself
-// when that matters).
+// The names and types of the columns `sql` returns. It runs the query: wrap it in LIMIT 0 when
+// only its shape is wanted.
+struct SpiColumn {
+  std::string name;
+  std::string type;  // format_type's spelling: "boolean", "character varying(10)"
+};
+std::vector<SpiColumn> SpiColumns(const std::string& sql);
+
+// Just the names of SpiColumns.
 std::vector<std::string> SpiColumnNames(const std::string& sql);
 
 // The single value of a one-row, one-column query, or nullopt when there is no row or it is NULL.

@@ -1,11 +1,11 @@
 -- The catalog's promises: every table and column documented, constraints that keep runs
 -- consistent, user rows marked for pg_dump, privileges and row-level security in place.
 BEGIN;
-SELECT plan(21);
+SELECT plan(24);
 
 SELECT tables_are('pipeline',
   ARRAY['projects', 'pipelines', 'pipeline_versions', 'blocks', 'runs', 'block_runs', 'run_log',
-        'block_attempts', 'secrets'],
+        'block_attempts', 'secrets', 'schedules', 'staging_schemas', 'staging'],
   'the catalog has exactly its tables');
 
 SELECT is(
@@ -22,7 +22,7 @@ SELECT is(
 
 SELECT is(
   (SELECT array_length(extconfig, 1) FROM pg_extension WHERE extname = 'pg_pipeline'),
-  14, 'nine tables and five sequences are dumped with user data');
+  16, 'ten tables and six sequences are dumped with user data (staging is not)');
 SELECT is(
   (SELECT extcondition[array_position(extconfig, 'pipeline.projects'::regclass)]
      FROM pg_extension WHERE extname = 'pg_pipeline'),
@@ -30,7 +30,7 @@ SELECT is(
 
 SELECT ok(
   (SELECT bool_and(relrowsecurity) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname = 'pipeline' AND relname IN ('projects', 'pipelines', 'pipeline_versions', 'blocks', 'runs', 'block_runs', 'run_log', 'block_attempts', 'secrets')),
+    WHERE n.nspname = 'pipeline' AND c.relkind = 'r'),
   'row-level security is on for every per-role table');
 SELECT ok(NOT has_function_privilege('public', 'pipeline.register(text, text)', 'EXECUTE'),
   'PUBLIC cannot register');
@@ -38,8 +38,28 @@ SELECT ok(has_function_privilege('pipeline_user', 'pipeline.register(text, text)
   'pipeline_user can register');
 SELECT ok(NOT has_function_privilege('pipeline_user', 'pipeline._boundary_selftest(text)', 'EXECUTE'),
   'the boundary selftest is for superusers only');
-SELECT ok(NOT has_column_privilege('pipeline_user', 'pipeline.projects', 'owner', 'INSERT'),
-  'a project''s owner is whoever creates it');
+SELECT is(
+  (SELECT string_agg(c.relname || ':' || p.priv, ', ' ORDER BY c.relname, p.priv)
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     CROSS JOIN unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) AS p (priv)
+    WHERE n.nspname = 'pipeline' AND c.relkind IN ('r', 'v')
+      AND (has_table_privilege('pipeline_user', c.oid, p.priv)
+           OR p.priv IN ('INSERT', 'UPDATE', 'REFERENCES') AND has_any_column_privilege('pipeline_user', c.oid, p.priv))),
+  NULL, 'pipeline_user writes no catalog table directly: every write goes through the functions');
+SELECT is(
+  (SELECT string_agg(nspname, ', ') FROM pg_namespace
+    WHERE nspowner = (SELECT extowner FROM pg_extension WHERE extname = 'pg_pipeline')
+      AND nspname LIKE 'pipeline%' AND has_schema_privilege('pipeline_user', oid, 'CREATE')),
+  NULL, 'pipeline_user creates nothing in the extension''s schemas');
+SELECT is(
+  (SELECT string_agg(p.oid::regprocedure::text, ', ')
+     FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+    WHERE p.pronamespace = 'pipeline'::regnamespace AND l.lanname <> 'c'
+      AND NOT EXISTS (SELECT FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%')),
+  NULL, 'every function not in C runs with a fixed search_path');
+SELECT is(
+  (SELECT count(*)::int FROM pg_proc WHERE pronamespace = 'pipeline'::regnamespace AND prosecdef),
+  0, 'no SECURITY DEFINER function: the C functions act as their caller and elevate only their own writes');
 
 SELECT results_eq($$SELECT name FROM pipeline.projects$$, ARRAY['default'], 'the default project exists');
 

@@ -58,7 +58,12 @@ blocks:
       - unique: [id]
       - assert: SELECT bool_and(x) FROM {{ self }}
 )");
-  TestPlan plan = PlanTests(spec.blocks[0], "s.\"t\"", false);
+  // (the server's parser decides what folds; here, a stand-in that knows the one foldable assert)
+  CountZeroFold fold = [](const std::string& sql) -> std::optional<std::string> {
+    if (sql == "SELECT count(*) = 0 FROM {{ self }} WHERE passenger_count = 0") return "passenger_count = 0";
+    return std::nullopt;
+  };
+  TestPlan plan = PlanTests(spec.blocks[0], "s.\"t\"", false, fold);
   EXPECT_EQ(plan.count_sql,
             "SELECT count(*), count(*) FILTER (WHERE (passenger_count = 0) IS TRUE), "
             "count(*) FILTER (WHERE \"a\" IS NULL OR \"b\" IS NULL), "

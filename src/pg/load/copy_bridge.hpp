@@ -16,6 +16,7 @@ struct LoadRequest {
   core::SourceSpec source;  // url (already evaluated), CSV options, column types
   std::string target;       // table name, optionally schema-qualified, SQL syntax
   bool create = false;      // create the target from the header and column types when missing
+  bool must_be_new = false; // ... and refuse one that exists (a run's staging or fused target)
   bool unlogged = false;    // ... as an UNLOGGED table (staging)
   std::string where;        // a row filter (SQL boolean over the target's columns), as COPY's WHERE
 };
@@ -33,7 +34,9 @@ struct LoadResult {
 // size cap, and for roles other than superusers pipeline.allowed_url_prefixes.
 core::FetchOptions FetchOptionsFor(const core::SourceSpec& source);
 
-// Streams the source into the target in the current transaction; throws core::Error naming the
+// Streams the source into the target in the current transaction. If the process exits while a
+// load runs (pg_terminate_backend: a FATAL exits without unwinding C++ frames), an exit callback
+// stops and joins the download thread first; throws core::Error naming the
 // cause (HTTP, network, gzip, header, a bad row with its line and column). On any error the
 // transaction aborts, so the target is left exactly as it was.
 LoadResult LoadCsv(const LoadRequest& request);

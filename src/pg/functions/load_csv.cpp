@@ -9,7 +9,7 @@ extern "C" {
 #include "core/error.hpp"
 #include "core/pipeline_yaml.hpp"
 #include "pg/boundary.hpp"
-#include "pg/copy_bridge.hpp"
+#include "pg/load/copy_bridge.hpp"
 #include "pg/fmgr_args.hpp"
 
 using namespace pgpipe;

@@ -31,6 +31,7 @@ extern "C" {
 #include "utils/backend_status.h"
 #include "parser/parse_relation.h"
 #include "pgstat.h"
+#include "storage/ipc.h"
 #include "storage/latch.h"
 #include "utils/acl.h"
 #include "utils/backend_progress.h"
@@ -50,7 +51,7 @@ extern "C" {
 #include "core/http_source.hpp"
 #include "core/url.hpp"
 #include "pg/boundary.hpp"
-#include "pg/copy_bridge.hpp"
+#include "pg/load/copy_bridge.hpp"
 #include "pg/gucs.hpp"
 #include "pg/spi.hpp"
 
@@ -74,6 +75,33 @@ struct ActiveStream {
   int64 reported_downloaded;
 };
 ActiveStream* g_active = nullptr;
+
+// The source of the load in progress, from its start to its end (header reading included), for
+// the exit callback; and whether that callback is registered.
+core::HttpSource* g_open_source = nullptr;
+bool g_exit_callback_registered = false;
+
+// before_shmem_exit: a FATAL during a load exits the process without unwinding the frame that
+// owns the source; stop its thread before libc and OpenSSL tear down under it.
+void StopOpenSourceAtExit(int, Datum) {
+  if (g_open_source != nullptr) {
+    core::HttpSource* source = g_open_source;
+    g_open_source = nullptr;
+    source->Stop();  // noexcept in practice: cancels, joins; the thread never calls Postgres
+  }
+}
+
+// Makes `source` the open one until the guard goes (the load ended, by any way but exit).
+struct OpenSourceGuard {
+  explicit OpenSourceGuard(core::HttpSource* source) {
+    if (!g_exit_callback_registered) {
+      PgCall([] { before_shmem_exit(StopOpenSourceAtExit, 0); });
+      g_exit_callback_registered = true;
+    }
+    g_open_source = source;
+  }
+  ~OpenSourceGuard() { g_open_source = nullptr; }
+};
 
 // Sleeps until the source has bytes or an error, the latch is set, or a second passes; serves
 // interrupts (cancel, statement_timeout, termination). May longjmp: callers hold no C++ object.
@@ -261,18 +289,20 @@ Node* TransformWhere(ParseState* pstate, ParseNamespaceItem* nsitem, const char*
   return reinterpret_cast<Node*>(make_ands_implicit(reinterpret_cast<Expr*>(where)));
 }
 
-List* CopyOptions(const core::SourceSpec& s) {
+// The COPY options of a source, as DefElems. Runs inside the guard of its caller: it takes only
+// C strings that live outside, and builds no C++ object.
+List* CopyOptions(const char* header, const core::SourceSpec* s) {
   List* options = NIL;
-  auto add = [&options](const char* name, const std::string& value) {
-    options = lappend(options, makeDefElem(pstrdup(name), (Node*)makeString(pstrdup(value.c_str())), -1));
-  };
-  add("format", "csv");
-  add("header", s.header ? "true" : "false");
-  add("delimiter", s.delimiter);
-  add("quote", s.quote);
-  if (!s.escape.empty()) add("escape", s.escape);
-  add("null", s.null_string);
-  add("encoding", s.encoding);
+  const char* pairs[][2] = {{"format", "csv"},
+                            {"header", header},
+                            {"delimiter", s->delimiter.c_str()},
+                            {"quote", s->quote.c_str()},
+                            {"escape", s->escape.empty() ? nullptr : s->escape.c_str()},
+                            {"null", s->null_string.c_str()},
+                            {"encoding", s->encoding.c_str()}};
+  for (const auto& pair : pairs)
+    if (pair[1] != nullptr)
+      options = lappend(options, makeDefElem(pstrdup(pair[0]), (Node*)makeString(pstrdup(pair[1])), -1));
   return options;
 }
 
@@ -303,6 +333,7 @@ LoadResult LoadCsv(const LoadRequest& request) {
   LoadResult result;
   try {
     core::HttpSource stream(FetchOptionsFor(source));
+    OpenSourceGuard open(&stream);
     stream.Start();
     std::string prefix;
     std::vector<std::string> header;
@@ -316,6 +347,9 @@ LoadResult LoadCsv(const LoadRequest& request) {
     for (const auto& c : source.columns) declared.push_back(c.name);
 
     Oid relid = LookupTarget(request.target);
+    if (OidIsValid(relid) && request.must_be_new)
+      throw Error("42P07", "relation " + request.target + " already exists",
+                  "A run's loader creates its relation new and never writes into one it did not create.");
     if (!OidIsValid(relid)) {
       if (!request.create)
         throw Error(sqlstate::kUndefinedTable,
@@ -357,6 +391,7 @@ LoadResult LoadCsv(const LoadRequest& request) {
       header = target_columns;
     }
     g_active = &active;
+    const char* header_option = source.header ? "true" : "false";
     const char* where_text = request.where.empty() ? nullptr : request.where.c_str();
     int64 excluded = 0;
     result.rows = PgCall([&] {
@@ -368,7 +403,7 @@ LoadResult LoadCsv(const LoadRequest& request) {
       CheckCopyAllowed(pstate, rel, attnames);
       Node* where = where_text ? TransformWhere(pstate, nsitem, where_text) : nullptr;
       CopyFromState cstate = BeginCopyFrom(pstate, rel, where, nullptr, false, CopyReadCallback,
-                                           attnames, CopyOptions(*source_ptr));
+                                           attnames, CopyOptions(header_option, source_ptr));
       uint64 rows = CopyFrom(cstate);
       excluded = MyBEEntry ? MyBEEntry->st_progress_param[PROGRESS_COPY_TUPLES_EXCLUDED] : 0;
       EndCopyFrom(cstate);

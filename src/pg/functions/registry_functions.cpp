@@ -1,5 +1,5 @@
-// SQL functions that register, validate, import and draw pipelines:
-// pipeline.register, pipeline.validate, pipeline.import_project, pipeline.dag.
+// SQL functions of the registry: pipeline.register, validate, import_project, dag,
+// create_project, drop_pipeline. Each acts as the calling role (registry.hpp checks what it owns).
 extern "C" {
 #include "postgres.h"
 
@@ -19,7 +19,10 @@ extern "C" {
 #include "core/pipeline_yaml.hpp"
 #include "core/spec_json.hpp"
 #include "pg/boundary.hpp"
-#include "pg/catalog.hpp"
+#include "pg/catalog/registry.hpp"
+#include "pg/catalog/schedules.hpp"
+#include "pg/privilege.hpp"
+#include "pg/run/staging.hpp"
 #include "pg/fmgr_args.hpp"
 #include "pg/spi.hpp"
 
@@ -70,7 +73,7 @@ PGPIPE_FUNCTION(pipeline_dag) {
     throw Error(core::sqlstate::kInvalidParameterValue, "unknown DAG format \"" + format + "\"", "",
                 "Use 'mermaid' or 'dot'.");
   pg::SpiSession spi;
-  pg::StoredPipeline stored = pg::LoadPipeline(project, name);
+  pg::StoredPipeline stored = pg::FindPipeline(project, name);
   spi.Finish();
   return pg::TextResult(format == "dot" ? core::RenderDot(stored.spec)
                                         : core::RenderMermaid(stored.spec));
@@ -113,4 +116,37 @@ PGPIPE_FUNCTION(pipeline_import_project) {
     });
   }
   return (Datum)0;
+}
+
+// pipeline.create_project(name text) returns text: the new project, owned by the calling role.
+PGPIPE_FUNCTION(pipeline_create_project) {
+  std::string name = pg::TextArg(fcinfo, 0);
+  pg::SpiSession spi;
+  pg::CreateProject(name);
+  spi.Finish();
+  return pg::TextResult(name);
+}
+
+// pipeline.drop_pipeline(name text, project text) returns boolean: false when there was none
+// (or it is another role's). Its schedule and its runs' staging go first.
+PGPIPE_FUNCTION(pipeline_drop_pipeline) {
+  std::string name = pg::TextArg(fcinfo, 0);
+  std::string project = pg::TextArg(fcinfo, 1);
+  pg::SpiSession spi;
+  bool dropped = false;
+  auto owner = pg::CatalogScalar("SELECT owner::oid FROM pipeline.pipelines WHERE project = $1 AND name = $2",
+                                 {project, name});
+  if (owner && pg::CanActAs(pg::CurrentRole(), static_cast<Oid>(std::stoul(*owner)))) {
+    pg::StoredPipeline stored = pg::FindPipeline(project, name);
+    pg::DropSchedule(stored.pipeline_id);
+    std::vector<int64_t> runs;
+    for (const auto& row : pg::CatalogQuery("SELECT run_id FROM pipeline.runs WHERE pipeline_id = $1::bigint",
+                                            {std::to_string(stored.pipeline_id)}))
+      runs.push_back(std::stoll(*row[0]));
+    pg::DropStagingOfRuns(runs);
+    dropped = pg::CatalogExec("DELETE FROM pipeline.pipelines WHERE pipeline_id = $1::bigint",
+                              {std::to_string(stored.pipeline_id)}) > 0;
+  }
+  spi.Finish();
+  return BoolGetDatum(dropped);
 }

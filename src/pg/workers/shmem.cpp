@@ -1,39 +1,37 @@
-// Shared state: see shmem.hpp. One spinlock-protected struct; backends read the launcher's
-// process number and set its latch. The launcher clears it on exit.
+// Shared state: see shmem.hpp. One struct under one LWLock of our own tranche; the run-worker
+// table has a slot per possible background worker (max_worker_processes), so a scan is short.
 extern "C" {
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "postmaster/bgworker_internals.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lwlock.h"
 #include "storage/proc.h"
-#include "storage/procarray.h"
 #include "storage/shmem.h"
-#include "storage/spin.h"
 }
 
 #include <signal.h>
 
-#include "pg/shmem.hpp"
+#include "pg/workers/shmem.hpp"
 
 namespace pgpipe::pg {
 
 namespace {
 
-constexpr int kMaxRunWorkers = 1024;  // above any sane max_worker_processes
-
 struct RunWorker {
   pid_t pid;  // 0: free
   int64 run_id;
-  bool cancel;  // a user cancelled the run (not a shutdown)
+  bool cancel;  // a user cancelled the run
 };
 
 struct SharedState {
-  slock_t mutex;
+  LWLock* lock;
   int launcher_pgprocno;  // -1 when no launcher runs
-  pid_t launcher_pid;
-  RunWorker workers[kMaxRunWorkers];
+  int slots;
+  RunWorker workers[FLEXIBLE_ARRAY_MEMBER];
 };
 
 SharedState* shared = nullptr;
@@ -42,37 +40,39 @@ shmem_startup_hook_type prev_shmem_startup = nullptr;
 bool wake_registered = false;
 bool wake_pending = false;
 
+Size SharedSize() { return add_size(offsetof(SharedState, workers), mul_size(max_worker_processes, sizeof(RunWorker))); }
+
 void ShmemRequest() {
   if (prev_shmem_request) prev_shmem_request();
-  RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
+  RequestAddinShmemSpace(MAXALIGN(SharedSize()));
+  RequestNamedLWLockTranche("pg_pipeline", 1);
 }
 
 void ShmemStartup() {
   if (prev_shmem_startup) prev_shmem_startup();
   LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
   bool found = false;
-  shared = static_cast<SharedState*>(ShmemInitStruct("pg_pipeline", sizeof(SharedState), &found));
+  shared = static_cast<SharedState*>(ShmemInitStruct("pg_pipeline", SharedSize(), &found));
   if (!found) {
-    SpinLockInit(&shared->mutex);
+    shared->lock = &(GetNamedLWLockTranche("pg_pipeline"))->lock;
     shared->launcher_pgprocno = -1;
-    shared->launcher_pid = 0;
-    for (auto& w : shared->workers) w = RunWorker{0, 0, false};
+    shared->slots = max_worker_processes;
+    for (int i = 0; i < shared->slots; ++i) shared->workers[i] = RunWorker{0, 0, false};
   }
   LWLockRelease(AddinShmemInitLock);
 }
 
 void ForgetLauncher(int, Datum) {
-  SpinLockAcquire(&shared->mutex);
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   shared->launcher_pgprocno = -1;
-  shared->launcher_pid = 0;
-  SpinLockRelease(&shared->mutex);
+  LWLockRelease(shared->lock);
 }
 
 void ForgetRunWorker(int, Datum) {
-  SpinLockAcquire(&shared->mutex);
-  for (auto& w : shared->workers)
-    if (w.pid == MyProcPid) w = RunWorker{0, 0, false};
-  SpinLockRelease(&shared->mutex);
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  for (int i = 0; i < shared->slots; ++i)
+    if (shared->workers[i].pid == MyProcPid) shared->workers[i] = RunWorker{0, 0, false};
+  LWLockRelease(shared->lock);
 }
 
 void AtCommit(XactEvent event, void*) {
@@ -91,18 +91,17 @@ void RequestSharedState() {
 
 void AdvertiseLauncher() {
   if (!shared) return;
-  SpinLockAcquire(&shared->mutex);
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   shared->launcher_pgprocno = MyProc->pgprocno;
-  shared->launcher_pid = MyProcPid;
-  SpinLockRelease(&shared->mutex);
+  LWLockRelease(shared->lock);
   before_shmem_exit(ForgetLauncher, 0);
 }
 
 void WakeLauncher() {
   if (!shared) return;
-  SpinLockAcquire(&shared->mutex);
+  LWLockAcquire(shared->lock, LW_SHARED);
   int procno = shared->launcher_pgprocno;
-  SpinLockRelease(&shared->mutex);
+  LWLockRelease(shared->lock);
   if (procno >= 0) SetLatch(&ProcGlobal->allProcs[procno].procLatch);
 }
 
@@ -116,32 +115,26 @@ void WakeLauncherAtCommit() {
 
 bool LauncherRunning() {
   if (!shared) return false;
-  SpinLockAcquire(&shared->mutex);
+  LWLockAcquire(shared->lock, LW_SHARED);
   bool running = shared->launcher_pgprocno >= 0;
-  SpinLockRelease(&shared->mutex);
+  LWLockRelease(shared->lock);
   return running;
 }
 
-}  // namespace pgpipe::pg
-
-namespace pgpipe::pg {
-
 void RegisterRunWorker(long long run_id) {
   if (!shared) return;
-  bool first = true;
-  SpinLockAcquire(&shared->mutex);
-  for (auto& w : shared->workers) {
-    if (w.pid == MyProcPid) first = false;
-  }
-  bool stored = false;
-  for (auto& w : shared->workers) {
+  bool first = true, stored = false;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  for (int i = 0; i < shared->slots; ++i)
+    if (shared->workers[i].pid == MyProcPid) first = false;
+  for (int i = 0; i < shared->slots && !stored; ++i) {
+    RunWorker& w = shared->workers[i];
     if (w.pid == 0 || w.pid == MyProcPid) {
       w = RunWorker{MyProcPid, static_cast<int64>(run_id), false};
       stored = true;
-      break;
     }
   }
-  SpinLockRelease(&shared->mutex);
+  LWLockRelease(shared->lock);
   if (!stored)
     ereport(WARNING, (errmsg("pg_pipeline: no room to record the worker of run %lld; pipeline.cancel cannot stop it",
                              run_id)));
@@ -150,31 +143,29 @@ void RegisterRunWorker(long long run_id) {
 
 int SignalRunWorkers(long long run_id) {
   if (!shared) return -1;
-  pid_t pids[kMaxRunWorkers];
   int n = 0;
-  SpinLockAcquire(&shared->mutex);
-  for (auto& w : shared->workers) {
+  pid_t* pids = static_cast<pid_t*>(palloc(sizeof(pid_t) * shared->slots));
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  for (int i = 0; i < shared->slots; ++i) {
+    RunWorker& w = shared->workers[i];
     if (w.pid != 0 && w.run_id == run_id) {
       w.cancel = true;
       pids[n++] = w.pid;
     }
   }
-  SpinLockRelease(&shared->mutex);
-  for (int i = 0; i < n; ++i) kill(pids[i], SIGTERM);
+  LWLockRelease(shared->lock);
+  for (int i = 0; i < n; ++i) kill(pids[i], SIGINT);
+  pfree(pids);
   return n;
 }
 
-}  // namespace pgpipe::pg
-
-namespace pgpipe::pg {
-
 bool CancelRequestedForMe() {
-  if (!shared) return true;
+  if (!shared) return false;
   bool cancel = false;
-  SpinLockAcquire(&shared->mutex);
-  for (const auto& w : shared->workers)
-    if (w.pid == MyProcPid) cancel = w.cancel;
-  SpinLockRelease(&shared->mutex);
+  LWLockAcquire(shared->lock, LW_SHARED);
+  for (int i = 0; i < shared->slots; ++i)
+    if (shared->workers[i].pid == MyProcPid) cancel = shared->workers[i].cancel;
+  LWLockRelease(shared->lock);
   return cancel;
 }
 

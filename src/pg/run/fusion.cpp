@@ -1,0 +1,240 @@
+// Fusion: see fusion.hpp.
+extern "C" {
+#include "postgres.h"
+}
+
+#include <cstdio>
+
+#include "core/template.hpp"
+#include "core/test_plan.hpp"
+#include "pg/load/copy_bridge.hpp"
+#include "pg/run/blocks.hpp"
+#include "pg/run/fusion.hpp"
+#include "pg/run/publish.hpp"
+#include "pg/run/state.hpp"
+#include "pg/run/tests.hpp"
+#include "pg/spi.hpp"
+#include "pg/sql_shape.hpp"
+#include "pg/txn.hpp"
+
+namespace pgpipe::pg {
+
+using core::BlockSpec;
+using core::BlockState;
+using core::BlockType;
+using core::Error;
+
+namespace {
+
+// The transformer's filter: its SQL rendered with the loader standing in as the placeholder
+// relation, read by the parser. nullopt when it is not "SELECT * FROM <loader> WHERE cond".
+std::optional<std::string> Condition(Run& run, const Fusion& f) {
+  BlockRun& loader = run.blocks.at(f.loader);
+  std::string saved = loader.relation;
+  loader.relation = kShapePlaceholder;
+  std::string sql;
+  try {
+    sql = Render(run, run.Spec(f.transformer), run.Spec(f.transformer).sql,
+                 "sql of block \"" + f.transformer + "\"");
+  } catch (...) {
+    loader.relation = saved;
+    throw;
+  }
+  loader.relation = saved;
+  return FilterCondition(sql);
+}
+
+// The structure, apart from the transformer's SQL: who reads whom, types, keys that fusion
+// cannot honour (timeouts, a transformer's or exporter's own retries, materialize, append).
+std::optional<Fusion> Chain(Run& run, const std::string& name) {
+  const BlockSpec& l = run.Spec(name);
+  if (l.type != BlockType::kDataLoader || !l.source || l.timeout_s > 0 || l.downstream.size() != 1 ||
+      run.consumers[name] != 1)
+    return std::nullopt;
+  for (const auto& t : l.tests)
+    if (t.kind != "row_count") return std::nullopt;
+  const BlockSpec& t = run.Spec(l.downstream[0]);
+  if (t.type != BlockType::kTransformer || t.upstream.size() != 1 || t.materialize == "table" ||
+      t.timeout_s > 0 || t.downstream.size() != 1 || run.consumers[t.name] != 1 || t.retry.retries > 0)
+    return std::nullopt;
+  // The transformer reads no other block (its condition would name another relation).
+  for (const auto& piece : core::ScanTemplate(t.sql, "sql of block \"" + t.name + "\""))
+    if (piece.is_expression && piece.text != name && run.blocks.count(piece.text)) return std::nullopt;
+  const BlockSpec& e = run.Spec(t.downstream[0]);
+  if (e.type != BlockType::kDataExporter || e.upstream.size() != 1 || !e.sql.empty() || !e.target ||
+      e.target->if_exists == "append" || e.timeout_s > 0 || e.retry.retries > 0 || !e.downstream.empty())
+    return std::nullopt;
+  for (const std::string* b : {&l.name, &t.name, &e.name})
+    if (run.blocks.at(*b).state != BlockState::kPending) return std::nullopt;
+  return Fusion{l.name, t.name, e.name};
+}
+
+// Marks the chain's blocks running for attempt `attempt` (only the loader's attempts count).
+void StartChain(Run& run, const Fusion& f, int attempt) {
+  BeginAttempt(run.id, f.loader, run.blocks.at(f.loader).state, attempt);
+  for (const std::string* b : {&f.transformer, &f.exporter}) {
+    BlockChange start;
+    start.attempt = 1;
+    MoveBlock(run.id, *b, core::BlockEvent::kStart, start);
+  }
+  for (const std::string* b : {&f.loader, &f.transformer, &f.exporter}) run.blocks.at(*b).state = BlockState::kRunning;
+}
+
+// Whether a COPY that failed while setting up its WHERE failed because of the condition: the
+// transformer's mistake (syntax, unknown column or function, wrong type), not the loader's.
+bool IsFilterError(const Error& e) {
+  const std::string& s = e.sqlstate();
+  return s == "42601" || s == "42703" || s == "42883" || s == "42804" || s == "42725" || s == "42803" ||
+         s == "42P20" || s == "0A000";
+}
+
+}  // namespace
+
+std::optional<Fusion> FindFusion(Run& run, const std::string& name) {
+  std::optional<Fusion> f = Chain(run, name);
+  if (!f) return std::nullopt;
+  std::optional<std::string> condition;
+  InTransaction([&] { condition = Condition(run, *f); });
+  if (!condition) return std::nullopt;
+  return f;
+}
+
+bool RunFused(Run& run, const Fusion& f, Error* failure) {
+  const BlockSpec& l = run.Spec(f.loader);
+  const BlockSpec& t = run.Spec(f.transformer);
+  const BlockSpec& e = run.Spec(f.exporter);
+  for (int attempt = run.blocks.at(f.loader).attempts_done + 1;; ++attempt) {
+    InTransaction([&] { StartChain(run, f, attempt); });
+    ReportActivity("pg_pipeline run " + Num(run.id) + ": blocks " + f.loader + ", " + f.transformer + ", " + f.exporter);
+    std::string phase = f.exporter;  // the block a failure belongs to
+    LoadResult loaded;
+    AttemptResult tres, eres;
+    bool replaced = false;
+    std::optional<Error> error;
+    try {
+      InTransaction([&] {
+        Publication p = BeginPublish(*e.target);
+        phase = f.transformer;
+        std::optional<std::string> condition = Condition(run, f);
+        if (!condition)
+          throw Error(core::sqlstate::kInternalError, "the filter of block \"" + f.transformer +
+                                                          "\" no longer has the shape fusion needs");
+        phase = f.loader;
+        LoadRequest request;
+        request.source = *l.source;
+        request.source.url = Render(run, l, l.source->url, "url of block \"" + l.name + "\"");
+        request.target = p.fresh.empty() ? p.target : p.fresh;
+        request.create = request.must_be_new = true;
+        request.where = *condition;
+        loaded = LoadCsv(request);
+        int64_t rows_read = static_cast<int64_t>(loaded.rows + loaded.rows_excluded);
+        for (const auto& test : l.tests) {
+          core::PlannedTest planned;
+          planned.test = &test;
+          planned.row_count = true;
+          if (auto bad = core::JudgeTest(planned, rows_read, std::nullopt))
+            throw Error(kTestFailed, "block \"" + l.name + "\" test failed: " + *bad);
+        }
+        phase = f.transformer;
+        RunTests(run, t, request.target, true, tres);
+        phase = f.exporter;
+        RunTests(run, e, request.target, false, eres);
+        FinishPublish(p, *e.target);
+        replaced = !p.fresh.empty();
+        run.blocks.at(f.exporter).relation = p.target;
+      });
+    } catch (const std::exception& caught) {
+      error = AsError(caught);
+    }
+    if (!error) {
+      int64_t rows_read = static_cast<int64_t>(loaded.rows + loaded.rows_excluded);
+      int64_t rows_kept = static_cast<int64_t>(loaded.rows);
+      InTransaction([&] {
+        BlockChange done;
+        done.rows_out = rows_read;
+        done.bytes = loaded.bytes_downloaded;
+        MoveBlock(run.id, f.loader, core::BlockEvent::kSucceed, done);
+        done = BlockChange{};
+        done.rows_in = rows_read;
+        done.rows_out = rows_kept;
+        MoveBlock(run.id, f.transformer, core::BlockEvent::kSucceed, done);
+        done.rows_in = rows_kept;
+        done.relation = run.blocks.at(f.exporter).relation;
+        MoveBlock(run.id, f.exporter, core::BlockEvent::kSucceed, done);
+        EndAttempt(run.id, f.loader, attempt, "succeeded");
+        char line[512];
+        std::snprintf(line, sizeof line,
+                      "loaded %lld rows in %.2f s (%.1f MB downloaded, %.1f MB of CSV), filtered by \"%s\" "
+                      "and written straight into %s's table: one COPY for %s, %s and %s",
+                      static_cast<long long>(rows_read), loaded.seconds, loaded.bytes_downloaded / 1e6,
+                      loaded.bytes_decompressed / 1e6, t.name.c_str(), e.name.c_str(), l.name.c_str(),
+                      t.name.c_str(), e.name.c_str());
+        WriteLog(run.id, f.loader, {"info", line});
+        for (const auto& test : l.tests) WriteLog(run.id, f.loader, {"info", "test passed: " + core::TestLabel(test)});
+        for (const auto& tl : tres.log) WriteLog(run.id, f.transformer, tl);
+        WriteLog(run.id, f.transformer, {"info", Num(rows_read) + " rows in, " + Num(rows_kept) + " out (" +
+                                                     Num(rows_read - rows_kept) + " dropped)"});
+        for (const auto& el : eres.log) WriteLog(run.id, f.exporter, el);
+        WriteLog(run.id, f.exporter, {"info", std::string(replaced ? "replaced " : "created ") + e.target->schema +
+                                                  "." + e.target->table + " with " + Num(rows_kept) + " rows"});
+      });
+      for (const std::string* b : {&f.loader, &f.transformer, &f.exporter}) run.blocks.at(*b).state = BlockState::kSucceeded;
+      run.blocks.at(f.loader).rows_out = rows_read;
+      run.blocks.at(f.transformer).rows_out = run.blocks.at(f.exporter).rows_out = rows_kept;
+      return true;
+    }
+    if (phase == f.loader && IsFilterError(*error)) phase = f.transformer;
+    const bool stopped = StopRequested();
+    std::string note = phase == f.loader ? WhyNotRetried(*error, l.retry, attempt) : "not retried: only the loader's part is retried";
+    bool retry = note.empty() && attempt <= l.retry.retries;
+    double delay = RetryDelay(l.retry, attempt);
+    InTransaction([&] {
+      EndAttempt(run.id, f.loader, attempt, stopped ? "cancelled" : "failed", &*error, retry ? "retried" : note);
+      for (const std::string* b : {&f.loader, &f.transformer, &f.exporter}) {
+        BlockState& state = run.blocks.at(*b).state;
+        // (the blocks before the one that failed did their part; those after it could not run)
+        bool before = (*b == f.loader && phase != f.loader) || (*b == f.transformer && phase == f.exporter);
+        BlockChange why;
+        if (*b == phase) {
+          why.error = error->message();
+          why.sqlstate = error->sqlstate();
+          why.detail = DetailOf(*error);
+        }
+        if (retry) {
+          if (*b != f.loader) MoveBlock(run.id, *b, core::BlockEvent::kReset);
+          state = *b == f.loader ? BlockState::kRunning : BlockState::kPending;
+        } else if (stopped) {
+          MoveBlock(run.id, *b, core::BlockEvent::kCancel, why);
+          state = BlockState::kCancelled;
+        } else if (*b == phase) {
+          MoveBlock(run.id, *b, core::BlockEvent::kFail, why);
+          state = BlockState::kFailed;
+        } else if (before) {
+          MoveBlock(run.id, *b, core::BlockEvent::kSucceed);
+          state = BlockState::kSucceeded;
+        } else {
+          MoveBlock(run.id, *b, core::BlockEvent::kReset);
+          MoveBlock(run.id, *b, core::BlockEvent::kBlock);
+          state = BlockState::kUpstreamFailed;
+        }
+      }
+      if (retry) NoteRetry(run.id, f.loader, *error, delay);
+      std::string line = "attempt " + Num(attempt) + " failed: " + error->message();
+      if (retry) {
+        char wait[64];
+        std::snprintf(wait, sizeof wait, "; retrying in %.1f s", delay);
+        line += wait;
+      } else if (!note.empty()) {
+        line += "; " + note;
+      }
+      WriteLog(run.id, phase, {"error", line});
+    });
+    if (!retry) {
+      *failure = NamingBlock(*error, phase);
+      return false;
+    }
+    Sleep(delay);
+  }
+}
+
+}  // namespace pgpipe::pg

@@ -1,0 +1,30 @@
+// Reading the shape of a query from Postgres's own parse tree (raw_parser), never from its text
+// by pattern: fusion runs a transformer as a COPY ... WHERE only when its SQL is exactly
+// "SELECT * FROM <upstream> WHERE <condition>", and a test folds into the one counting scan
+// only when it is exactly "SELECT count(*) = 0 FROM {{ self }} WHERE <condition>". Anything
+// else (LIMIT, OFFSET, FETCH, GROUP BY, HAVING, DISTINCT, ORDER BY, windows, set operations,
+// CTEs, locking clauses, an alias, a subquery in the condition, more than one statement, a
+// syntax error) is not that shape.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace pgpipe::pg {
+
+// The relation name that stands for {{ upstream }} / {{ self }} while a shape is checked.
+inline constexpr const char* kShapePlaceholder = "pg_pipeline_shape_placeholder";
+
+// The condition text of `sql` when it is "SELECT * FROM kShapePlaceholder WHERE <condition>".
+// Needs a transaction (the parse runs in a subtransaction, so a syntax error is rolled back).
+std::optional<std::string> FilterCondition(const std::string& sql);
+
+// The condition text of `sql` when it is "SELECT count(*) = 0 FROM kShapePlaceholder WHERE
+// <condition>".
+std::optional<std::string> CountZeroCondition(const std::string& sql);
+
+// `text` (a template) with {{ name }} replaced by kShapePlaceholder, or nullopt when it holds any
+// other {{ }} placeholder (the shape of the rendered text is then not known yet).
+std::optional<std::string> WithPlaceholder(const std::string& text, const std::string& name);
+
+}  // namespace pgpipe::pg
