@@ -81,6 +81,31 @@ publish_fixtures() {
 
 psql_q() { "$PGBIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
 
+# Waits until QUERY (run in database DB, default postgres) returns t, for at most SECONDS;
+# on timeout says what it waited for and returns 1. Tests wait on conditions, never on time.
+poll_until() {
+  local what=$1 seconds=$2 query=$3 db=${4:-postgres}
+  local deadline=$((SECONDS + seconds))
+  while [ $SECONDS -lt "$deadline" ]; do
+    [ "$("$PGBIN/psql" -X -q -At -d "$db" -c "$query" 2>/dev/null)" = t ] && return 0
+    sleep 0.1
+  done
+  echo "timed out after $seconds s waiting until $what" >&2
+  return 1
+}
+
+# Waits until the server log, from byte OFFSET on, holds a line matching PATTERN (at most SECONDS).
+poll_log() {
+  local offset=$1 pattern=$2 seconds=$3
+  local deadline=$((SECONDS + seconds))
+  while [ $SECONDS -lt "$deadline" ]; do
+    tail -c +"$((offset + 1))" "$PGPIPE_TMP/server.log" | grep -qE "$pattern" && return 0
+    sleep 0.1
+  done
+  echo "timed out after $seconds s waiting for '$pattern' in the server log" >&2
+  return 1
+}
+
 # Generates the loader's test files under $PGPIPE_TMP/www (deterministic, cached by name) and
 # starts the fault-injecting test HTTP server on 127.0.0.1:$PGPIPE_HTTP_PORT (default 54330).
 PGPIPE_HTTP_PORT=${PGPIPE_HTTP_PORT:-54330}

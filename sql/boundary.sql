@@ -29,6 +29,8 @@ SELECT pg_temp.error_of($$SELECT pipeline._boundary_selftest('unknown')$$);
 SELECT pg_temp.error_of($$SELECT pipeline._boundary_selftest('pg_error_rethrown')$$);
 -- Postgres -> C++: caught in C++ with SQLSTATE and message, the destructor having run
 SELECT pg_temp.error_of($$SELECT pipeline._boundary_selftest('pg_error_caught')$$);
+-- A C++ exception thrown inside a guarded call: the guard restores the exception stack (RAII)
+SELECT pipeline._boundary_selftest('cpp_throw_in_guard');
 -- The plain client view of one of them
 SELECT pipeline._boundary_selftest('core_error');
 -- Still usable, also in a transaction block that recovers through a savepoint

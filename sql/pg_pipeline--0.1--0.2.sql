@@ -52,7 +52,7 @@ SELECT l.backfill_id, p.name AS pipeline, min(l.interval_start) AS start, max(l.
          ORDER BY backfill_id, interval_start, run_id DESC) AS l
   JOIN pipeline.pipelines p USING (pipeline_id)
  GROUP BY l.backfill_id, p.name;
-COMMENT ON COLUMN pipeline.runs.recoveries IS 'times the launcher found the run''s worker gone and queued it again (bounded: pipeline.max_recoveries)';
+COMMENT ON COLUMN pipeline.runs.recoveries IS 'times the run was queued again after its worker was interrupted (a shutdown, a termination, a crash); bounded by pipeline.max_recoveries';
 
 ALTER TABLE pipeline.block_runs ADD COLUMN output_oid oid;
 ALTER TABLE pipeline.block_attempts ADD COLUMN note text;

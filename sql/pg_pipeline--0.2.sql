@@ -172,7 +172,7 @@ COMMENT ON COLUMN pipeline.runs.started_at IS 'when its first block started';
 COMMENT ON COLUMN pipeline.runs.finished_at IS 'when it reached a final state';
 COMMENT ON COLUMN pipeline.runs.error IS 'the failing block''s error, for a failed run';
 COMMENT ON COLUMN pipeline.runs.sqlstate IS 'SQLSTATE of that error';
-COMMENT ON COLUMN pipeline.runs.recoveries IS 'times the launcher found the run''s worker gone and queued it again (bounded: pipeline.max_recoveries)';
+COMMENT ON COLUMN pipeline.runs.recoveries IS 'times the run was queued again after its worker was interrupted (a shutdown, a termination, a crash); bounded by pipeline.max_recoveries';
 
 CREATE TABLE pipeline.block_runs (
   block_run_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

@@ -95,3 +95,12 @@ SELECT pipeline.drop_pipeline('bob_uses', 'shop'), pipeline.drop_pipeline('alice
 DELETE FROM pipeline.blocks WHERE owner IN ('regress_alice'::regrole, 'regress_bob'::regrole);
 DELETE FROM pipeline.projects WHERE name = 'bobs_project';
 DROP ROLE regress_alice, regress_bob, regress_eve;
+
+-- pipeline.env_var: the server's environment, for superusers and pg_read_server_files only.
+SELECT pipeline.env_var('PATH') IS NOT NULL AS path_is_set;
+SELECT pg_temp.error_of($$SELECT pipeline.env_var('PGPIPE_SURELY_NOT_SET')$$);
+CREATE ROLE regress_env IN ROLE pipeline_user;
+SET ROLE regress_env;
+SELECT pg_temp.error_of($$SELECT pipeline.env_var('PATH')$$);
+RESET ROLE;
+DROP ROLE regress_env;

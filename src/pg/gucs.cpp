@@ -65,8 +65,8 @@ void DefineGucs() {
                            "COPY with a WHERE straight into the new table.",
                            nullptr, &guc.fuse_blocks, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("pipeline.max_recoveries",
-                          "Times the launcher queues a run again after its worker died before "
-                          "failing it.",
+                          "Times a run is queued again after its worker was interrupted (a "
+                          "shutdown, a termination, a crash) before it fails instead.",
                           nullptr, &guc.max_recoveries, 3, 0, 100, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("pipeline");
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What SQL alone cannot show about a load in flight: pipeline.load_progress (and
 # pg_stat_progress_copy) report it from another session while it runs, and pg_cancel_backend
-# stops a stalled transfer within a second, leaving the target unchanged.
+# stops a stalled transfer within a second, leaving the target unchanged; pg_terminate_backend
+# (a FATAL) during a load exits cleanly.
 # Runs against the cluster and test HTTP server of scripts/test.sh.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
@@ -49,7 +50,8 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 [ -n "$pid" ] || fail "the stalled load never started"
-sleep 1
+poll_until "the load stalls after its first 2 kB" 30 "SELECT coalesce(max(bytes_downloaded), 0) >= 2000 FROM pipeline.load_progress WHERE pid = $pid" ||
+  fail "the stalled load never downloaded its first bytes"
 t0=$(date +%s.%N)
 psql_q -d $db -At -c "SELECT pg_cancel_backend($pid)" >/dev/null
 wait $loader || true
@@ -60,5 +62,27 @@ awk -v e="$elapsed" 'BEGIN { exit !(e < 1.0) }' || fail "cancel took $elapsed s"
 after=$(psql_q -d $db -At -c "SELECT count(*) FROM progress_trips")
 [ "$before" = "$after" ] || fail "target changed by a cancelled load ($before -> $after rows)"
 echo "cancel of a stalled load returned in $elapsed s; target unchanged ($after rows)"
+
+# 3. A FATAL (pg_terminate_backend) during a load: the backend exits at once; its fetch thread is
+#    stopped and joined on the way out (an exit callback), so the exit is clean: no crash, the
+#    server keeps running and the target is unchanged.
+started=$(psql_q -d $db -At -c "SELECT pg_postmaster_start_time()")
+log_at=$(stat -c %s "$PGPIPE_TMP/server.log")
+PGAPPNAME=terminated_load "$PGBIN/psql" -X -q -d $db \
+  -c "SELECT pipeline.load_csv('$base/stall/small.csv.gz?after=2000&hold=60', 'progress_trips')" >"$PGPIPE_TMP/terminate.out" 2>&1 &
+loader=$!
+poll_until "the load to be terminated is under way" 30 "SELECT coalesce(max(bytes_downloaded), 0) >= 2000 FROM pipeline.load_progress p
+    JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'terminated_load'" || fail "the load never started"
+psql_q -d $db -At -c "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = 'terminated_load'" | grep -qx t ||
+  fail "pg_terminate_backend did not end the loading backend within 5 s"
+wait $loader || true
+grep -q "terminating connection due to administrator command" "$PGPIPE_TMP/terminate.out" || { cat "$PGPIPE_TMP/terminate.out"; fail "no FATAL"; }
+! tail -c +"$((log_at + 1))" "$PGPIPE_TMP/server.log" | grep -qE "terminated by signal|was terminated by|reinitializing" ||
+  fail "the backend did not exit cleanly: $(tail -c +"$((log_at + 1))" "$PGPIPE_TMP/server.log" | grep -E "signal|reinitializing")"
+[ "$(psql_q -d $db -At -c "SELECT pg_postmaster_start_time()")" = "$started" ] || fail "the server restarted"
+after=$(psql_q -d $db -At -c "SELECT count(*) FROM progress_trips")
+[ "$before" = "$after" ] || fail "target changed by a terminated load ($before -> $after rows)"
+echo "a FATAL during a load exited cleanly (no crash, no restart); target unchanged ($after rows)"
+
 psql_q -d $db -c "DROP TABLE progress_trips" >/dev/null
 echo "ok"

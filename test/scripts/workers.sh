@@ -165,9 +165,11 @@ for _ in $(seq 100); do
   [ -n "$pid" ] && [ "$(sql "SELECT count(*) FROM pipeline.progress WHERE run_id = $r")" = 1 ] && break; sleep 0.1
 done
 [ -n "$pid" ] || fail "the run never started"
-sleep 1
+poll_until "the load has rows" 30 "SELECT coalesce(sum(rows_loaded), 0) > 0 FROM pipeline.progress WHERE run_id = $r" ||
+  fail "the load never loaded a row"
+log_at=$(stat -c %s "$PGPIPE_TMP/server.log")
 kill -9 "$pid"
-sleep 1
+poll_log "$log_at" "all server processes terminated; reinitializing" 30 || fail "the server did not restart its backends"
 reconnect
 status=$(sql "SELECT pipeline.wait($r, '60 s')")
 [ "$status" = succeeded ] || fail "the killed run ended '$status'"
@@ -186,10 +188,9 @@ Y
 )"
 before=$(sql "SELECT count(*) || ':' || md5(string_agg(t::text, '|' ORDER BY t::text)) FROM w.survived t")
 r=$(sql "SELECT pipeline.trigger('crashed')")
-for _ in $(seq 100); do
-  [ "$(sql "SELECT status FROM pipeline.runs WHERE run_id = $r")" = running ] && break; sleep 0.1
-done
-sleep 1
+poll_until "the slow block runs" 30 \
+  "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE backend_type = 'pg_pipeline run' AND query = 'pg_pipeline run $r: block slow')" ||
+  fail "the slow block never started"
 as_postgres "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m immediate -w -t 60 restart -l "$PGPIPE_TMP/server.log" >/dev/null
 reconnect
 status=$(sql "SELECT pipeline.wait($r, '60 s')")
@@ -216,15 +217,81 @@ as_postgres "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w -t 60 restart -l "$PGPIP
 reconnect
 status=$(sql "SELECT pipeline.wait($r, '60 s')")
 [ "$status" = succeeded ] || fail "the run interrupted by a fast restart ended '$status'"
-check "it says it was queued again" "SELECT EXISTS (SELECT FROM pipeline.run_log WHERE run_id = $r AND message LIKE '%shutting down%queued again%')"
+check "it says it was queued again" "SELECT EXISTS (SELECT FROM pipeline.run_log WHERE run_id = $r AND message LIKE '%told to exit%queued again%')"
 check "and published once" "SELECT count(*) = 1 FROM w.restarted"
 echo "ok - a fast restart mid-run re-queued the run, which then succeeded"
 
+# 6c. Bounded: a run whose worker is interrupted every time (here it terminates itself) is
+#     queued again at most pipeline.max_recoveries times (3), then fails saying so.
+register "$(cat <<'Y'
+name: self_terminating
+blocks:
+  - {name: die, type: data_loader, sql: "SELECT pg_terminate_backend(pg_backend_pid())::text AS t"}
+Y
+)"
+r=$(sql "SELECT pipeline.trigger('self_terminating')")
+[ "$(sql "SELECT pipeline.wait($r, '60 s')")" = failed ] || fail "the self-terminating run did not fail"
+check "an endlessly interrupted run fails after 3 re-queues" \
+  "SELECT recoveries = 3 AND error LIKE 'the run was interrupted 4 times%not queued again%'
+     FROM pipeline.runs WHERE run_id = $r"
+#     ... and so is a run whose worker dies: with pipeline.max_recoveries = 0, a kill -9 fails it
+#     though its block had retries left.
+psql_q -d $db -c "ALTER SYSTEM SET pipeline.max_recoveries = 0" -c "SELECT pg_reload_conf()" >/dev/null
+poll_until "the launcher has the new setting" 10 "SELECT current_setting('pipeline.max_recoveries') = '0'" || fail "no reload"
+register "$(cat <<Y
+name: killed_once
+blocks:
+  - name: load
+    type: data_loader
+    source: {url: "$base/trickle/small.csv.gz?bps=8000"}
+    retry: {retries: 3}
+Y
+)"
+r=$(sql "SELECT pipeline.trigger('killed_once')")
+poll_until "the load has rows" 30 "SELECT coalesce(sum(rows_loaded), 0) > 0 FROM pipeline.progress WHERE run_id = $r" ||
+  fail "the load never loaded a row"
+pid=$(sql "SELECT worker_pid FROM pipeline.runs WHERE run_id = $r")
+log_at=$(stat -c %s "$PGPIPE_TMP/server.log")
+kill -9 "$pid"
+poll_log "$log_at" "all server processes terminated; reinitializing" 30 || fail "the server did not restart its backends"
+reconnect
+[ "$(sql "SELECT pipeline.wait($r, '60 s')")" = failed ] || fail "the killed run did not fail"
+check "a run whose worker died fails when no recovery is allowed" \
+  "SELECT error LIKE 'its worker died 1 times; it is not queued again%' FROM pipeline.runs WHERE run_id = $r"
+psql_q -d $db -c "ALTER SYSTEM RESET pipeline.max_recoveries" -c "SELECT pg_reload_conf()" >/dev/null
+echo "ok - recovery is bounded by pipeline.max_recoveries"
+
+# 6d. pipeline.wait refuses a snapshot that would never see the run end.
+err=$(psql_q -d $db -At -c "BEGIN ISOLATION LEVEL REPEATABLE READ" -c "SELECT pipeline.wait($r, '1 s')" 2>&1 || true)
+grep -q "pipeline.wait cannot wait in a REPEATABLE READ transaction" <<<"$err" || fail "wait under REPEATABLE READ: $err"
+echo "ok - pipeline.wait refuses REPEATABLE READ at once"
+
+# 6e. Staging retention: a failed run's staging is kept for pipeline.staging_retention, then
+#     dropped (by OID, as recorded) by the launcher's sweep.
+register "$(cat <<'Y'
+name: kept
+blocks:
+  - {name: load, type: data_loader, sql: "SELECT 1 AS n"}
+  - {name: bad, type: transformer, upstream: [load], materialize: table, sql: "SELECT n / 0 AS x FROM {{ load }}"}
+Y
+)"
+r=$(sql "SELECT pipeline.trigger('kept')")
+[ "$(sql "SELECT pipeline.wait($r, '30 s')")" = failed ] || fail "the broken run did not fail"
+staged=$(sql "SELECT relid::regclass FROM pipeline.staging WHERE run_id = $r")
+check "the failed run's staging is kept" "SELECT to_regclass('$staged') IS NOT NULL"
+poll_until "the run is older than a 1 s retention" 10 "SELECT finished_at < now() - interval '1.5 s' FROM pipeline.runs WHERE run_id = $r" ||
+  fail "the run did not age"
+psql_q -d $db -c "ALTER SYSTEM SET pipeline.staging_retention = 1" -c "SELECT pg_reload_conf()" >/dev/null
+poll_until "the launcher dropped the expired staging" 20 "SELECT to_regclass('$staged') IS NULL" || fail "expired staging was kept"
+check "... and its record" "SELECT NOT EXISTS (SELECT FROM pipeline.staging WHERE run_id = $r)"
+psql_q -d $db -c "ALTER SYSTEM RESET pipeline.staging_retention" -c "SELECT pg_reload_conf()" >/dev/null
+echo "ok - staging past pipeline.staging_retention is dropped"
+
 # 7. retry re-runs only the failed and never-run blocks.
 sql "CREATE TABLE IF NOT EXISTS w.switch (broken boolean); TRUNCATE w.switch; INSERT INTO w.switch VALUES (true)" >/dev/null
-register "$(cat <<'Y'
+register "$(cat <<Y
 name: fixable
-settings: {webhook_url: "http://127.0.0.1:54330/hook/fixable"}
+settings: {webhook_url: "$base/hook/fixable"}
 blocks:
   - {name: load, type: data_loader, sql: "SELECT g AS n FROM generate_series(1, 3) g"}
   - {name: check, type: transformer, upstream: [load], materialize: table, sql: "SELECT n, 1 / (CASE WHEN (SELECT broken FROM w.switch) THEN 0 ELSE 1 END) AS ok FROM {{ load }}"}
@@ -298,7 +365,8 @@ echo "ok - a bad cron expression is refused by name"
 # 10. Retention: runs finished longer ago than pipeline.history_retention are pruned (the
 #     launcher prunes every 10 minutes, and at once after a configuration reload).
 old_runs=$(sql "SELECT count(*) FROM pipeline.runs WHERE finished_at IS NOT NULL")
-sleep 2
+poll_until "every finished run is older than the retention (1 s)" 10 \
+  "SELECT coalesce(max(finished_at) < now() - interval '1.5 s', true) FROM pipeline.runs" || fail "runs did not age"
 psql_q -d $db -c "ALTER SYSTEM SET pipeline.history_retention = 1" -c "SELECT pg_reload_conf()" >/dev/null
 for _ in $(seq 50); do
   [ "$(sql "SELECT count(*) FROM pipeline.runs WHERE finished_at IS NOT NULL")" = 0 ] && break; sleep 0.2

@@ -60,6 +60,25 @@ PGPIPE_FUNCTION(pipeline_boundary_selftest) {
     }
     throw core::Error(core::sqlstate::kExternalRoutineException, report);
   }
+  if (kind == "cpp_throw_in_guard") {
+    // A C++ exception thrown inside a guarded call leaves through the guard's scope: the RAII
+    // guard puts PG_exception_stack back, so the Postgres error raised next (caught by the next
+    // guard) and the final ERROR land where they should instead of in a dead frame.
+    sigjmp_buf* before = PG_exception_stack;
+    std::string report;
+    try {
+      pg::PgCall([] { throw std::runtime_error("thrown inside a guard"); });
+    } catch (const std::runtime_error& e) {
+      report = std::string("caught \"") + e.what() + "\"; stack " +
+               (PG_exception_stack == before ? "restored" : "NOT restored");
+    }
+    try {
+      ParseBadInteger();
+    } catch (const core::Error& e) {
+      report += "; then caught " + e.sqlstate();
+    }
+    return pg::TextResult(report);
+  }
   if (kind == "ok") return pg::TextResult("ok");
   throw core::Error(core::sqlstate::kInvalidParameterValue, "unknown selftest \"" + kind + "\"");
 }

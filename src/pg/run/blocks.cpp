@@ -217,7 +217,9 @@ AttemptResult Attempt(Run& run, const std::string& name, bool callback_success) 
 }  // namespace
 
 std::string WhyNotRetried(const Error& error, const core::RetrySpec& retry, int attempt) {
-  if (StopRequested()) return g_shutdown_requested ? "not retried: the server is shutting down" : "not retried: cancelled";
+  if (StopRequested())
+    return g_shutdown_requested ? "not retried: the worker was told to exit (a server shutdown or pg_terminate_backend)"
+                                : "not retried: cancelled";
   if (error.sqlstate() == kTestFailed) return "not retried: a failing test is not transient";
   if (core::ClassifyForRetry(error) == core::RetryClass::kPermanent) return "not retried: permanent";
   if (attempt > retry.retries) return retry.retries > 0 ? "no retries left" : "";

@@ -93,7 +93,7 @@ void Sleep(double seconds) {
     if (left <= 0) return;
     WaitOnLatch(static_cast<long>(std::min<long long>(left, 1000)));
   }
-  throw Error(sqlstate::kQueryCanceled, g_shutdown_requested ? "the server is shutting down" : "run cancelled");
+  throw Error(sqlstate::kQueryCanceled, g_shutdown_requested ? "the worker was told to exit" : "run cancelled");
 }
 
 void ReportActivity(const std::string& what) {

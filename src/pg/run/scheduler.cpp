@@ -171,19 +171,38 @@ void RunBlocks(Run& run, const std::vector<std::string>& order, Helpers& helpers
   }
 }
 
-// The server is shutting down: the run goes back to the queue and resumes after the restart.
+// The server is shutting down (or someone terminated this worker): the run goes back to the
+// queue and resumes after the restart, unless it was interrupted so often already
+// (pipeline.max_recoveries) that it would only loop: then it fails, saying so.
 RunOutcome Requeue(const Run& run) {
+  RunOutcome outcome;
+  outcome.status = RunStatus::kCancelled;
+  outcome.error = Error("57P01", "the server shut down during run " + Num(run.id) + "; it is queued again");
   try {
     InTransaction([&] {
-      MoveRun(run.id, core::RunEvent::kRequeue);
-      WriteLog(run.id, "", {"warning", "the server is shutting down: the run is queued again"});
+      int times = std::stoi(CatalogScalar("SELECT recoveries FROM pipeline.runs WHERE run_id = $1::bigint",
+                                          {Num(run.id)}).value_or("0"));
+      if (times >= guc.max_recoveries) {
+        std::string why = "the run was interrupted " + std::to_string(times + 1) +
+                          " times (shutdowns, terminations, crashes); it is not queued again "
+                          "(pipeline.max_recoveries is " + std::to_string(guc.max_recoveries) + ")";
+        for (auto& [name, block] : run.blocks)
+          if (block.state == BlockState::kPending) MoveBlock(run.id, name, core::BlockEvent::kBlock);
+        MoveRun(run.id, core::RunEvent::kFail, RunChange{why, "57P01", false});
+        WriteLog(run.id, "", {"error", why});
+        outcome.status = RunStatus::kFailed;
+        outcome.error = Error("57P01", why);
+        return;
+      }
+      RunChange change;
+      change.recovered = true;
+      MoveRun(run.id, core::RunEvent::kRequeue, change);
+      WriteLog(run.id, "", {"warning", "the worker was told to exit (a server shutdown or pg_terminate_backend): "
+                                       "the run is queued again"});
     });
   } catch (const Error&) {
     // Not recorded: the launcher finds the run without a worker after the restart.
   }
-  RunOutcome outcome;
-  outcome.status = RunStatus::kCancelled;
-  outcome.error = Error("57P01", "the server shut down during run " + Num(run.id) + "; it is queued again");
   return outcome;
 }
 
