@@ -107,6 +107,7 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
     InTransaction([&] { StartChain(run, f, attempt); });
     ReportActivity("pg_pipeline run " + Num(run.id) + ": blocks " + f.loader + ", " + f.transformer + ", " + f.exporter);
     std::string phase = f.exporter;  // the block a failure belongs to
+    bool load_done = false, filter_done = false;  // the parts that finished
     LoadResult loaded;
     AttemptResult tres, eres;
     bool replaced = false;
@@ -127,6 +128,7 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
         request.create = request.must_be_new = true;
         request.where = *condition;
         loaded = LoadCsv(request);
+        load_done = true;
         int64_t rows_read = static_cast<int64_t>(loaded.rows + loaded.rows_excluded);
         for (const auto& test : l.tests) {
           core::PlannedTest planned;
@@ -137,6 +139,7 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
         }
         phase = f.transformer;
         RunTests(run, t, request.target, true, tres);
+        filter_done = true;
         phase = f.exporter;
         RunTests(run, e, request.target, false, eres);
         FinishPublish(p, *e.target);
@@ -192,8 +195,9 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
       EndAttempt(run.id, f.loader, attempt, stopped ? "cancelled" : "failed", &*error, retry ? "retried" : note);
       for (const std::string* b : {&f.loader, &f.transformer, &f.exporter}) {
         BlockState& state = run.blocks.at(*b).state;
-        // (the blocks before the one that failed did their part; those after it could not run)
-        bool before = (*b == f.loader && phase != f.loader) || (*b == f.transformer && phase == f.exporter);
+        // (the blocks whose part finished did it; the others could not run)
+        bool before = (*b == f.loader && load_done && phase != f.loader) ||
+                      (*b == f.transformer && filter_done && phase == f.exporter);
         BlockChange why;
         if (*b == phase) {
           why.error = error->message();
@@ -213,8 +217,10 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
           MoveBlock(run.id, *b, core::BlockEvent::kSucceed);
           state = BlockState::kSucceeded;
         } else {
+          BlockChange not_run;
+          not_run.error = "not run: block \"" + phase + "\" of its fused chain failed";
           MoveBlock(run.id, *b, core::BlockEvent::kReset);
-          MoveBlock(run.id, *b, core::BlockEvent::kBlock);
+          MoveBlock(run.id, *b, core::BlockEvent::kBlock, not_run);
           state = BlockState::kUpstreamFailed;
         }
       }
