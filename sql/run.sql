@@ -12,10 +12,13 @@ BEGIN
   RETURN 'no error';
 EXCEPTION WHEN OTHERS THEN
   GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, hnt = PG_EXCEPTION_HINT, ctx = PG_EXCEPTION_CONTEXT;
-  RETURN st || ': ' || msg || CASE WHEN hnt <> '' THEN E'\n  hint: ' || hnt ELSE '' END
-    || coalesce((SELECT string_agg(E'\n  context: ' || l, '' ORDER BY o)
-                   FROM regexp_split_to_table(ctx, E'\n') WITH ORDINALITY AS c (l, o)
-                  WHERE l !~ '^(PL/pgSQL|SQL statement)'), '');
+  -- (run ids and the test server's port vary with what ran before: shown as N and PORT)
+  RETURN regexp_replace(regexp_replace(
+      st || ': ' || msg || CASE WHEN hnt <> '' THEN E'\n  hint: ' || hnt ELSE '' END
+      || coalesce((SELECT string_agg(E'\n  context: ' || l, '' ORDER BY o)
+                     FROM regexp_split_to_table(ctx, E'\n') WITH ORDINALITY AS c (l, o)
+                    WHERE l !~ '^(PL/pgSQL|SQL statement)'), ''),
+      '(run|runs|r)([ _]?)[0-9]+', '\1\2N', 'g'), '127\.0\.0\.1:[0-9]+', '127.0.0.1:PORT', 'g');
 END $$;
 -- The block runs of the latest run.
 CREATE VIEW last_run AS
