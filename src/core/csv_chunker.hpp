@@ -44,9 +44,9 @@ class CsvChunker {
   static constexpr size_t kMaxRecordBytes = 0x3FFFFFFE;
 
   // Throws Error 22023 for a dialect the chunker cannot split exactly: a delimiter, quote or
-  // escape that is a line break, or a backslash quote (it would collide with the "\." marker).
+  // escape that is a line break or NUL, or a backslash quote (it collides with the "\." marker).
   // header: the first record is the header, kept apart from every chunk. A record longer than
-  // max_record_bytes (an unterminated quote, mostly) throws instead of growing without bound.
+  // max_record_bytes (an unterminated quote, mostly) throws 54000 instead of growing unbounded.
   CsvChunker(CsvDialect dialect, size_t target_bytes, bool header,
              size_t max_record_bytes = kMaxRecordBytes);
 
