@@ -278,7 +278,9 @@ CREATE TABLE pipeline.schedules (
   variables    jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(variables) = 'object'),
   owner        regrole NOT NULL,
   jobid        bigint,
-  created_at   timestamptz NOT NULL DEFAULT now()
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  catch_up     text NOT NULL DEFAULT 'none' CHECK (catch_up IN ('none', 'latest', 'all')),
+  last_fire    timestamptz
 );
 COMMENT ON TABLE pipeline.schedules IS 'pipelines run on a cron schedule: each is a pg_cron job named pipeline:<project>.<name> that only triggers';
 COMMENT ON COLUMN pipeline.schedules.schedule_id IS 'surrogate key; the pg_cron job fires pipeline._fire_schedule(schedule_id)';
@@ -288,6 +290,8 @@ COMMENT ON COLUMN pipeline.schedules.variables IS 'variables every scheduled run
 COMMENT ON COLUMN pipeline.schedules.owner IS 'role that scheduled it: the pg_cron job runs as this role';
 COMMENT ON COLUMN pipeline.schedules.jobid IS 'the pg_cron job';
 COMMENT ON COLUMN pipeline.schedules.created_at IS 'when it was scheduled';
+COMMENT ON COLUMN pipeline.schedules.catch_up IS 'firings missed while the server or the launcher was down: none (nothing), latest (one run for the latest), all (one run each, in order, at most 100)';
+COMMENT ON COLUMN pipeline.schedules.last_fire IS 'the latest firing a run was queued for (each firing queues at most one run)';
 
 -- Staging: every relation the extension creates for a block's output, by OID, so clean-up
 -- drops exactly what a run made and nothing a user named.
@@ -458,10 +462,11 @@ RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pipeline_backfill';
 COMMENT ON FUNCTION pipeline.backfill(text, timestamptz, timestamptz, interval, jsonb, text) IS
   'queue one run per interval [t, t + step) from start to stop, each with its own execution_date; returns the backfill id';
 
-CREATE FUNCTION pipeline.schedule(name text, cron text, variables jsonb DEFAULT '{}', project text DEFAULT 'default')
+CREATE FUNCTION pipeline.schedule(name text, cron text, variables jsonb DEFAULT '{}', project text DEFAULT 'default',
+    catch_up text DEFAULT 'none')
 RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pipeline_schedule';
-COMMENT ON FUNCTION pipeline.schedule(text, text, jsonb, text) IS
-  'run a pipeline on a cron schedule: a pg_cron job named pipeline:<project>.<name>, run as the calling role, that only triggers (rescheduling replaces it); returns the job id';
+COMMENT ON FUNCTION pipeline.schedule(text, text, jsonb, text, text) IS
+  'run a pipeline on a cron schedule: a pg_cron job named pipeline:<project>.<name>, run as the calling role, that only triggers (rescheduling replaces it; catch_up says what happens to firings missed while the server was down); returns the job id';
 
 CREATE FUNCTION pipeline.unschedule(name text, project text DEFAULT 'default')
 RETURNS boolean LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pipeline_unschedule';
@@ -569,7 +574,7 @@ GRANT EXECUTE ON FUNCTION
   pipeline.run(text, jsonb, text), pipeline.trigger(text, jsonb, text), pipeline.wait(bigint, interval),
   pipeline.cancel(bigint), pipeline.retry(bigint),
   pipeline.backfill(text, timestamptz, timestamptz, interval, jsonb, text),
-  pipeline.schedule(text, text, jsonb, text), pipeline.unschedule(text, text),
+  pipeline.schedule(text, text, jsonb, text, text), pipeline.unschedule(text, text),
   pipeline._fire_schedule(bigint), pipeline._cron_previous(text, timestamptz),
   pipeline.load_csv(text, text, jsonb),
   pipeline.set_secret(text, text), pipeline.drop_secret(text), pipeline.secret(text), pipeline.env_var(text)

@@ -80,6 +80,15 @@ ExtensionOwnerScope::~ExtensionOwnerScope() {
   SetUserIdAndSecContext(saved_user_, saved_context_);
 }
 
+RoleScope::RoleScope(Oid role) {
+  PgCall([&] {
+    GetUserIdAndSecContext(&saved_user_, &saved_context_);
+    SetUserIdAndSecContext(role, saved_context_ | SECURITY_LOCAL_USERID_CHANGE);
+  });
+}
+
+RoleScope::~RoleScope() { SetUserIdAndSecContext(saved_user_, saved_context_); }
+
 std::vector<SqlRow> CatalogQuery(const std::string& sql, const std::vector<SqlValue>& params) {
   return AsExtensionOwner([&] { return SpiQuery(sql, params); });
 }

@@ -49,6 +49,21 @@ decltype(auto) AsExtensionOwner(F&& fn) {
   return std::forward<F>(fn)();
 }
 
+// Acts as `role` until destroyed (a worker or the launcher doing something on a role's behalf,
+// such as queueing the run a missed schedule firing owes it). search_path is left alone: the
+// caller has fixed it already. The transaction's abort restores the role too.
+class RoleScope {
+ public:
+  explicit RoleScope(Oid role);
+  ~RoleScope();
+  RoleScope(const RoleScope&) = delete;
+  RoleScope& operator=(const RoleScope&) = delete;
+
+ private:
+  Oid saved_user_;
+  int saved_context_;
+};
+
 // Catalog SQL as the extension's owner: SpiQuery, SpiExec and SpiScalar inside AsExtensionOwner.
 std::vector<SqlRow> CatalogQuery(const std::string& sql, const std::vector<SqlValue>& params = {});
 uint64_t CatalogExec(const std::string& sql, const std::vector<SqlValue>& params = {});

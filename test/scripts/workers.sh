@@ -347,10 +347,8 @@ psql_q -d $db -c "DROP OWNED BY w_alice, w_bob" -c "DROP ROLE w_alice, w_bob" >/
 jid=$(sql "SELECT pipeline.schedule('quick', '* * * * *', '{\"from\": \"cron\"}')")
 check "the cron job is named after the pipeline" "SELECT jobname = 'pipeline:default.quick' AND command = format('SELECT pipeline._fire_schedule(%s)', s.schedule_id) FROM cron.job j, pipeline.schedules s WHERE j.jobid = $jid AND s.jobid = $jid"
 check "rescheduling replaces the job" "SELECT pipeline.schedule('quick', '* * * * *') = $jid AND (SELECT count(*) FROM cron.job) = 1"
-echo "   waiting up to 70 s for pg_cron to fire"
-for _ in $(seq 140); do
-  [ "$(sql "SELECT count(*) FROM pipeline.runs WHERE trigger = 'schedule'")" -gt 0 ] && break; sleep 0.5
-done
+poll_until "pg_cron fired the schedule" 70 "SELECT EXISTS (SELECT FROM pipeline.runs WHERE trigger = 'schedule')" ||
+  fail "pg_cron did not fire in 70 s"
 check "a scheduled run was queued with a one-minute interval" \
   "SELECT interval_end - interval_start = interval '1 minute' AND execution_date = interval_start FROM pipeline.runs WHERE trigger = 'schedule' ORDER BY run_id LIMIT 1"
 check "unschedule says it removed the job" "SELECT pipeline.unschedule('quick')"
@@ -361,6 +359,47 @@ check "... and its job is gone" "SELECT NOT EXISTS (SELECT FROM cron.job)"
 err=$(sql "SELECT pipeline.schedule('serial', '61 * * * *')" 2>&1 || true)
 grep -q 'invalid cron expression "61 \* \* \* \*"' <<<"$err" || fail "bad cron expression: $err"
 echo "ok - a bad cron expression is refused by name"
+
+# 9b. Catch-up: firings missed while the server was down are run as the schedule says (none:
+#     nothing, latest: the newest once, all: each in order), once each, when the launcher
+#     starts. The daily 03:17 firing's last run is set back three days, as if the server had
+#     been down since.
+for policy in none latest all; do
+  register "$(printf 'name: cu_%s\nblocks:\n  - {name: one, type: data_loader, sql: "SELECT 1 AS one"}\n' $policy)"
+  sql "SELECT pipeline.schedule('cu_$policy', '17 3 * * *', catch_up => '$policy')" >/dev/null
+done
+check "scheduling marks every past firing as done" \
+  "SELECT bool_and(last_fire = pipeline._cron_previous('17 3 * * *', now())) FROM pipeline.schedules"
+err=$(sql "SELECT pipeline.schedule('cu_all', '17 3 * * *', catch_up => 'some')" 2>&1 || true)
+grep -q 'catch_up must be none, latest or all, not "some"' <<<"$err" || fail "bad catch_up: $err"
+sql "UPDATE pipeline.schedules SET last_fire = last_fire - interval '3 days'" >/dev/null
+log_at=$(stat -c %s "$PGPIPE_TMP/server.log")
+as_postgres "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w -t 60 restart -l "$PGPIPE_TMP/server.log" >/dev/null
+reconnect
+poll_log "$log_at" "schedule [0-9]* caught up: queued 3 missed" 30 || fail "the launcher did not catch up"
+runs_of() { echo "(SELECT r.* FROM pipeline.runs r JOIN pipeline.pipelines p USING (pipeline_id) WHERE p.name = '$1')"; }
+check "catch_up none queued nothing" "SELECT count(*) = 0 FROM $(runs_of cu_none) r"
+check "catch_up latest queued the newest firing once" \
+  "SELECT count(*) = 1 AND max(interval_end) = pipeline._cron_previous('17 3 * * *', now())
+     AND bool_and(trigger = 'schedule' AND interval_end - interval_start = interval '1 day') FROM $(runs_of cu_latest) r"
+check "catch_up all queued each of the 3 missed firings, oldest first" \
+  "SELECT array_agg(interval_end ORDER BY run_id) = ARRAY(SELECT pipeline._cron_previous('17 3 * * *', now()) - d * interval '1 day'
+     FROM generate_series(2, 0, -1) d) FROM $(runs_of cu_all) r"
+check "as the role that scheduled them" "SELECT bool_and(r.owner = s.owner) FROM pipeline.runs r JOIN pipeline.schedules s USING (pipeline_id)"
+check "firing a caught-up schedule again queues nothing" \
+  "SELECT pipeline._fire_schedule(schedule_id) IS NULL FROM pipeline.schedules s JOIN pipeline.pipelines p USING (pipeline_id) WHERE p.name = 'cu_all'"
+poll_until "the caught-up runs finished" 30 "SELECT NOT EXISTS (SELECT FROM pipeline.runs WHERE status IN ('queued', 'running'))" ||
+  fail "caught-up runs did not finish"
+log_at=$(stat -c %s "$PGPIPE_TMP/server.log")
+as_postgres "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w -t 60 restart -l "$PGPIPE_TMP/server.log" >/dev/null
+reconnect
+# (the launcher catches up before it starts its first queued run: once this run is done, it has)
+r=$(sql "SELECT pipeline.trigger('cu_none')")
+[ "$(sql "SELECT pipeline.wait($r, '60 s')")" = succeeded ] || fail "the run after the second restart did not succeed"
+check "a second restart owes nothing" \
+  "SELECT count(*) = 4 FROM pipeline.runs r JOIN pipeline.pipelines p USING (pipeline_id) WHERE p.name LIKE 'cu%' AND r.trigger = 'schedule'"
+for policy in none latest all; do sql "SELECT pipeline.drop_pipeline('cu_$policy')" >/dev/null; done
+echo "ok - missed firings are caught up as each schedule says, once"
 
 # 10. Retention: runs finished longer ago than pipeline.history_retention are pruned (the
 #     launcher prunes every 10 minutes, and at once after a configuration reload).

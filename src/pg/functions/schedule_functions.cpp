@@ -18,7 +18,8 @@ extern "C" {
 
 using namespace pgpipe;
 
-// pipeline.schedule(name text, cron text, variables jsonb, project text) returns bigint: the job.
+// pipeline.schedule(name text, cron text, variables jsonb, project text, catch_up text) returns
+// bigint: the job.
 PGPIPE_FUNCTION(pipeline_schedule) {
   if (pg::ArgIsNull(fcinfo, 0) || pg::ArgIsNull(fcinfo, 1))
     throw core::Error(core::sqlstate::kInvalidParameterValue, "pipeline name and cron expression must not be NULL");
@@ -38,8 +39,9 @@ PGPIPE_FUNCTION(pipeline_schedule) {
     variables = out.text;
   }
   std::string project = pg::ArgIsNull(fcinfo, 3) ? "default" : pg::TextArg(fcinfo, 3);
+  std::string catch_up = pg::ArgIsNull(fcinfo, 4) ? "none" : pg::TextArg(fcinfo, 4);
   pg::SpiSession spi;
-  int64_t job = pg::SchedulePipeline(project, pg::TextArg(fcinfo, 0), pg::TextArg(fcinfo, 1), variables);
+  int64_t job = pg::SchedulePipeline(project, pg::TextArg(fcinfo, 0), pg::TextArg(fcinfo, 1), variables, catch_up);
   spi.Finish();
   return Int64GetDatum(job);
 }

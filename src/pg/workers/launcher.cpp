@@ -3,7 +3,8 @@
 // Loop: serve interrupts and config reloads; if the extension is installed in
 // pipeline.database, (1) recover runs whose worker is gone, (2) now and then drop expired
 // staging and prune old history, (3) claim queued runs one at a time, each in a short
-// transaction, while there is room, and start a run worker for each as the run's owner; then
+// transaction, while there is room, and start a run worker for each as the run's owner; once,
+// when it starts, queue the runs owed for schedule firings missed while it was down; then
 // sleep on the latch, which backends set when they queue a run and workers when they finish.
 //
 // It runs as the bootstrap superuser, so it treats every catalog value as input to check, never
@@ -32,6 +33,7 @@ PGDLLEXPORT void pipeline_launcher_main(Datum main_arg);
 #include "core/error.hpp"
 #include "pg/boundary.hpp"
 #include "pg/catalog/registry.hpp"
+#include "pg/catalog/schedules.hpp"
 #include "pg/gucs.hpp"
 #include "pg/privilege.hpp"
 #include "pg/run/staging.hpp"
@@ -222,6 +224,22 @@ void StartQueuedRuns(std::vector<Launched>& launched) {
   }
 }
 
+// Runs owed for schedule firings missed while the launcher was down (see CatchUpSchedule),
+// each schedule in its own transaction.
+void CatchUp() {
+  std::vector<int64_t> ids;
+  InTransaction([&] { ids = SchedulesToCatchUp(); });
+  for (int64_t id : ids) {
+    try {
+      int queued = 0;
+      InTransaction([&] { queued = CatchUpSchedule(id); });
+      if (queued > 0) Log("schedule " + Num(id) + " caught up: queued " + std::to_string(queued) + " missed firing(s)");
+    } catch (const Error& e) {
+      Log("schedule " + Num(id) + " could not catch up: " + e.message());
+    }
+  }
+}
+
 bool ExtensionInstalled() {
   bool installed = false;
   InTransaction([&] { installed = SpiScalar("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_pipeline'").has_value(); });
@@ -231,6 +249,7 @@ bool ExtensionInstalled() {
 void LauncherLoop() {
   std::vector<Launched> launched;
   auto last_prune = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  bool caught_up = false;
   for (;;) {
     bool reloaded = PgCall([] {
       CHECK_FOR_INTERRUPTS();
@@ -244,6 +263,10 @@ void LauncherLoop() {
       Reap(launched);
       if (ExtensionInstalled()) {
         RecoverOrphans(launched);
+        if (!caught_up) {
+          CatchUp();
+          caught_up = true;
+        }
         if (std::chrono::steady_clock::now() - last_prune > std::chrono::minutes(10)) {
           PruneHistory();
           last_prune = std::chrono::steady_clock::now();
