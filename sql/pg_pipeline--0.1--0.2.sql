@@ -38,6 +38,7 @@ COMMENT ON COLUMN pipeline.blocks.owner IS 'role that wrote the block; only it (
 COMMENT ON COLUMN pipeline.blocks.hash IS 'md5 of the definition: pipeline versions pin the shared blocks they use by it, and runs refuse a shared block that changed since';
 
 ALTER TABLE pipeline.runs ADD COLUMN recoveries integer NOT NULL DEFAULT 0 CHECK (recoveries >= 0);
+ALTER TABLE pipeline.runs ADD COLUMN warnings integer NOT NULL DEFAULT 0 CHECK (warnings >= 0);
 COMMENT ON COLUMN pipeline.runs.owner IS 'role that started the run: it executes with this role''s privileges, and only it (and roles with its privileges) can see and cancel it';
 -- (the view's "*" was expanded when it was made: it gets the new column as a fresh install does)
 CREATE OR REPLACE VIEW pipeline.backfills WITH (security_invoker = true) AS
@@ -53,14 +54,17 @@ SELECT l.backfill_id, p.name AS pipeline, min(l.interval_start) AS start, max(l.
   JOIN pipeline.pipelines p USING (pipeline_id)
  GROUP BY l.backfill_id, p.name;
 COMMENT ON COLUMN pipeline.runs.recoveries IS 'times the run was queued again after its worker was interrupted (a shutdown, a termination, a crash); bounded by pipeline.max_recoveries';
+COMMENT ON COLUMN pipeline.runs.warnings IS 'tests with severity: warn that failed in the run (the sum over its blocks)';
 
 ALTER TABLE pipeline.block_runs ADD COLUMN output_oid oid;
+ALTER TABLE pipeline.block_runs ADD COLUMN warnings integer NOT NULL DEFAULT 0 CHECK (warnings >= 0);
 ALTER TABLE pipeline.block_attempts ADD COLUMN note text;
 COMMENT ON COLUMN pipeline.block_attempts.note IS 'what followed a failed attempt: "retried in N s", "not retried: permanent", "no retries left"';
 COMMENT ON COLUMN pipeline.block_runs.worker_pid IS 'backend that ran (or runs) the block''s latest attempt';
 COMMENT ON COLUMN pipeline.block_runs.status IS 'pending, running, succeeded, failed, skipped, upstream_failed or cancelled';
 COMMENT ON COLUMN pipeline.block_runs.output_relation IS 'relation holding the block''s output (a staging table or view, or an exporter''s target), as text for people; cleared when staging is dropped';
 COMMENT ON COLUMN pipeline.block_runs.output_oid IS 'the staging relation holding the output, by OID (see pipeline.staging)';
+COMMENT ON COLUMN pipeline.block_runs.warnings IS 'tests with severity: warn that failed in the latest attempt (each is a warning line of run_log)';
 
 COMMENT ON COLUMN pipeline.pipeline_versions.spec IS 'the validated pipeline as canonical JSON, shared blocks resolved and pinned (their "pin" is the hash they had): what its runs execute';
 

@@ -145,6 +145,7 @@ CREATE TABLE pipeline.runs (
   error           text,
   sqlstate        text CHECK (sqlstate ~ '^[0-9A-Z]{5}$'),
   recoveries      integer NOT NULL DEFAULT 0 CHECK (recoveries >= 0),
+  warnings        integer NOT NULL DEFAULT 0 CHECK (warnings >= 0),
   FOREIGN KEY (pipeline_id, version) REFERENCES pipeline.pipeline_versions,
   CHECK ((status IN ('succeeded', 'failed', 'cancelled')) = (finished_at IS NOT NULL)),
   CHECK (finished_at >= started_at),
@@ -173,6 +174,7 @@ COMMENT ON COLUMN pipeline.runs.finished_at IS 'when it reached a final state';
 COMMENT ON COLUMN pipeline.runs.error IS 'the failing block''s error, for a failed run';
 COMMENT ON COLUMN pipeline.runs.sqlstate IS 'SQLSTATE of that error';
 COMMENT ON COLUMN pipeline.runs.recoveries IS 'times the run was queued again after its worker was interrupted (a shutdown, a termination, a crash); bounded by pipeline.max_recoveries';
+COMMENT ON COLUMN pipeline.runs.warnings IS 'tests with severity: warn that failed in the run (the sum over its blocks)';
 
 CREATE TABLE pipeline.block_runs (
   block_run_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -195,6 +197,7 @@ CREATE TABLE pipeline.block_runs (
   error_detail    text,
   sqlstate        text CHECK (sqlstate ~ '^[0-9A-Z]{5}$'),
   output_oid      oid,
+  warnings        integer NOT NULL DEFAULT 0 CHECK (warnings >= 0),
   UNIQUE (run_id, block_name),
   CHECK (finished_at >= started_at)
 );
@@ -218,6 +221,7 @@ COMMENT ON COLUMN pipeline.block_runs.error IS 'error message of the last failed
 COMMENT ON COLUMN pipeline.block_runs.error_detail IS 'its detail and context';
 COMMENT ON COLUMN pipeline.block_runs.sqlstate IS 'its SQLSTATE';
 COMMENT ON COLUMN pipeline.block_runs.output_oid IS 'the staging relation holding the output, by OID (see pipeline.staging)';
+COMMENT ON COLUMN pipeline.block_runs.warnings IS 'tests with severity: warn that failed in the latest attempt (each is a warning line of run_log)';
 
 CREATE TABLE pipeline.run_log (
   log_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

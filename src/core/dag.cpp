@@ -41,6 +41,11 @@ const char* DotShape(BlockType type) {
   return "box";
 }
 
+// A block's trigger rule under its name, when it is not the default.
+std::string RuleNote(const BlockSpec& b, const char* line_break) {
+  return b.trigger_rule == "all_success" ? "" : line_break + std::string("trigger: ") + b.trigger_rule;
+}
+
 }  // namespace
 
 std::vector<std::string> FindCycle(const PipelineSpec& spec) {
@@ -111,7 +116,7 @@ std::string RenderMermaid(const PipelineSpec& spec) {
   std::string out = "flowchart TD\n";
   for (const auto& b : spec.blocks)
     out += "    " + b.name + MermaidShape(b.type, true) + "\"" + b.name + "<br/><i>" +
-           BlockTypeName(b.type) + "</i>\"" + MermaidShape(b.type, false) + "\n";
+           BlockTypeName(b.type) + "</i>" + RuleNote(b, "<br/>") + "\"" + MermaidShape(b.type, false) + "\n";
   for (const auto& name : TopologicalOrder(spec)) {
     const BlockSpec* b = spec.FindBlock(name);
     for (const auto& up : b->upstream) out += "    " + up + " --> " + b->name + "\n";
@@ -123,7 +128,8 @@ std::string RenderDot(const PipelineSpec& spec) {
   std::string out = "digraph \"" + spec.name + "\" {\n    rankdir=LR;\n";
   for (const auto& b : spec.blocks)
     out += "    \"" + b.name + "\" [shape=" + DotShape(b.type) + ", label=\"" + b.name + "\\n" +
-           BlockTypeName(b.type) + "\"];\n";
+           BlockTypeName(b.type) + RuleNote(b, "\\n") + "\"" +
+           (b.trigger_rule != "all_success" ? ", style=dashed" : "") + "];\n";
   for (const auto& name : TopologicalOrder(spec)) {
     const BlockSpec* b = spec.FindBlock(name);
     for (const auto& up : b->upstream) out += "    \"" + up + "\" -> \"" + b->name + "\";\n";

@@ -36,6 +36,10 @@ inline constexpr const char* kCheckViolation = "23514";
 inline constexpr const char* kFeatureNotSupported = "0A000";
 inline constexpr const char* kObjectNotInPrerequisiteState = "55000";
 inline constexpr const char* kInvalidTransactionState = "25000";
+inline constexpr const char* kInvalidColumnReference = "42P10";
+inline constexpr const char* kUndefinedColumn = "42703";
+inline constexpr const char* kNotNullViolation = "23502";
+inline constexpr const char* kCardinalityViolation = "21000";
 }  // namespace sqlstate
 
 // An error raised by pg_pipeline code, with the fields of a Postgres ErrorData.

@@ -151,6 +151,12 @@ std::string MageMetadataToPipelineYaml(const std::string& metadata_yaml,
       target["table"] = Scalar(config, "data_provider_table");
       std::string policy = Scalar(config, "export_write_policy");
       target["if_exists"] = policy.empty() ? std::string("replace") : policy;
+      // (Mage's upsert: unique constraints and what to do on a conflict, UPDATE or IGNORE)
+      if (config["unique_constraints"].IsSequence() && config["unique_constraints"].size() > 0) {
+        target["unique_constraints"] = config["unique_constraints"];
+        if (!Scalar(config, "unique_conflict_method").empty())
+          target["unique_conflict_method"] = Scalar(config, "unique_conflict_method");
+      }
       block["target"] = target;
     }
     block["shared"] = true;

@@ -15,6 +15,7 @@
 #include "core/spec_json.hpp"
 #include "core/validate.hpp"
 #include "core/pg_free.hpp"
+#include "core/trigger_rule.hpp"
 
 namespace pgpipe::core {
 
@@ -272,13 +273,15 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block) {
 }
 
 TargetSpec ParseTarget(const YAML::Node& node, const std::string& block) {
-  MapReader r(node, "target of block \"" + block + "\"", {"schema", "table", "if_exists"}, {},
-              nullptr);
+  MapReader r(node, "target of block \"" + block + "\"",
+              {"schema", "table", "if_exists", "unique_key", "on_conflict", "unique_constraints",
+               "unique_conflict_method"},
+              {}, nullptr);
   TargetSpec t;
   t.where = At(node);
   t.schema = r.Str("schema", "public");
   t.table = r.Required("table");
-  t.if_exists = r.Choice("if_exists", "replace", {"replace", "append", "fail"});
+  t.if_exists = r.Choice("if_exists", "replace", {"replace", "append", "upsert", "fail"});
   for (const auto& [kind, name] : {std::pair<const char*, std::string>{"schema", t.schema},
                                    std::pair<const char*, std::string>{"table", t.table}}) {
     std::string problem = IdentifierProblem(name);
@@ -288,6 +291,50 @@ TargetSpec ParseTarget(const YAML::Node& node, const std::string& block) {
                "\"",
            r.Get(kind), kIdentifierHint, problem);
   }
+  // The key: ours (unique_key, on_conflict) or Mage's (unique_constraints,
+  // unique_conflict_method: UPDATE | IGNORE), one spelling at a time.
+  for (const auto& [ours, mage] : {std::pair<const char*, const char*>{"unique_key", "unique_constraints"},
+                                   std::pair<const char*, const char*>{"on_conflict", "unique_conflict_method"}})
+    if (r.Has(ours) && r.Has(mage))
+      Fail(sqlstate::kInvalidParameterValue,
+           "target of block \"" + block + "\" has both " + ours + " and " + mage + " (Mage's name for it)",
+           r.Get(mage), "Keep one of them.");
+  const char* key_name = r.Has("unique_constraints") ? "unique_constraints" : "unique_key";
+  t.unique_key = r.Names(key_name);
+  for (size_t i = 0; i < t.unique_key.size(); ++i)
+    if (t.unique_key[i].empty() || std::find(t.unique_key.begin(), t.unique_key.begin() + i, t.unique_key[i]) !=
+                                       t.unique_key.begin() + i)
+      Fail(sqlstate::kInvalidParameterValue,
+           std::string(key_name) + " of block \"" + block + "\" names " +
+               (t.unique_key[i].empty() ? "an empty column" : "column \"" + t.unique_key[i] + "\" twice"),
+           r.Get(key_name));
+  if (r.Has("unique_conflict_method")) {
+    std::string method = r.Str("unique_conflict_method");
+    std::transform(method.begin(), method.end(), method.begin(), [](unsigned char c) { return std::toupper(c); });
+    if (method != "UPDATE" && method != "IGNORE")
+      Fail(sqlstate::kInvalidParameterValue,
+           "key \"unique_conflict_method\" in target of block \"" + block + "\" must be UPDATE or IGNORE, not \"" +
+               r.Str("unique_conflict_method") + "\"",
+           r.Get("unique_conflict_method"));
+    t.on_conflict = method == "UPDATE" ? "update" : "nothing";
+  } else if (r.Has("on_conflict")) {
+    t.on_conflict = r.Choice("on_conflict", "update", {"update", "nothing"});
+  }
+  if (t.unique_key.empty()) {
+    if (t.if_exists == "upsert")
+      Fail(sqlstate::kInvalidParameterValue,
+           "if_exists: upsert in block \"" + block + "\" needs unique_key, the columns that identify a row",
+           r.Get("if_exists"), "Add unique_key: [id] (the target gets a unique index on them when it is created).");
+    if (!t.on_conflict.empty())
+      Fail(sqlstate::kInvalidParameterValue,
+           "target of block \"" + block + "\" says what to do on a conflict but names no unique_key",
+           r.Has("on_conflict") ? r.Get("on_conflict") : r.Get("unique_conflict_method"),
+           "Add unique_key: the columns that identify a row.");
+  } else {
+    if (t.on_conflict.empty()) t.on_conflict = "update";
+    // (Mage's append with unique constraints is an upsert)
+    if (t.if_exists == "append") t.if_exists = "upsert";
+  }
   return t;
 }
 
@@ -296,12 +343,13 @@ TestSpec ParseTest(const YAML::Node& node, const std::string& block) {
                                                  "accepted_values", "row_count", "expression"};
   MapReader r(node, "test of block \"" + block + "\"",
               {"assert", "not_null", "unique", "accepted_values", "row_count", "expression",
-               "message", "name"},
+               "message", "name", "severity"},
               {}, nullptr);
   TestSpec t;
   t.where = At(node);
   t.message = r.Str("message");
   t.name = r.Str("name");
+  t.severity = r.Choice("severity", "error", {"error", "warn"});
   std::vector<std::string> present;
   for (const auto& kind : kinds)
     if (r.Has(kind.c_str())) present.push_back(kind);
@@ -366,7 +414,7 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
   static const std::vector<std::string> keys = {
       "name", "uuid", "type", "description", "upstream", "upstream_blocks", "downstream_blocks",
       "sql", "source", "target", "tests", "retry", "timeout", "materialize", "shared", "url",
-      "interval", "on_success", "on_failure"};
+      "interval", "on_success", "on_failure", "trigger_rule"};
   std::vector<std::string> mage_keys;
   for (const auto& k : kMageBlockKeys)
     if (k != "name" && k != "retry_config") mage_keys.push_back(k);
@@ -393,7 +441,7 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
       b.reference_only = true;
       // A reference brings only its links; the body lives where the block is defined.
       for (const char* key : {"tests", "retry", "retry_config", "timeout", "materialize", "url",
-                              "interval", "on_success", "on_failure", "description"})
+                              "interval", "on_success", "on_failure", "description", "trigger_rule"})
         if (r.Has(key))
           Fail(sqlstate::kInvalidParameterValue,
                "key \"" + std::string(key) + "\" cannot change shared block \"" + name +
@@ -441,6 +489,7 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
   b.interval_s = r.Seconds("interval", 0);
   b.on_success = r.Str("on_success");
   b.on_failure = r.Str("on_failure");
+  b.trigger_rule = r.Choice("trigger_rule", "all_success", TriggerRuleNames());
   b.yaml = YAML::Dump(node);
   return b;
 }

@@ -55,7 +55,11 @@ struct SourceSpec {
 struct TargetSpec {
   std::string schema = "public";
   std::string table;
-  std::string if_exists = "replace";  // replace | append | fail
+  std::string if_exists = "replace";  // replace | append | upsert | fail
+  // The columns that identify a row (unique_key, or Mage's unique_constraints): the target has a
+  // unique index on them and rows go in with INSERT ... ON CONFLICT (them). Always set for upsert.
+  std::vector<std::string> unique_key;
+  std::string on_conflict;  // with a unique_key: update (the new row wins) | nothing (the old one)
   Position where;
 };
 
@@ -69,6 +73,7 @@ struct TestSpec {
   std::optional<int64_t> max_rows;
   std::string message;
   std::string name;  // optional label for reports
+  std::string severity = "error";  // error: a failure fails the block | warn: it is recorded
   Position where;
 };
 
@@ -100,6 +105,7 @@ struct BlockSpec {
   std::string on_failure;
   std::string yaml;             // the block's own YAML text, as stored for shared blocks
   std::string pin;              // a shared block: the hash of the definition it was resolved to
+  std::string trigger_rule = "all_success";  // when it runs, given how its upstream blocks ended
   Position where;
 };
 

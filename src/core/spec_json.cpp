@@ -74,7 +74,9 @@ std::string TestJson(const TestSpec& t) {
   if (!t.values.empty()) o.List("values", t.values);
   if (t.min_rows) o.Num("min", static_cast<double>(*t.min_rows));
   if (t.max_rows) o.Num("max", static_cast<double>(*t.max_rows));
-  o.StrIf("message", t.message).StrIf("name", t.name).Raw("position", PositionJson(t.where));
+  o.StrIf("message", t.message).StrIf("name", t.name);
+  if (t.severity != "error") o.Str("severity", t.severity);
+  o.Raw("position", PositionJson(t.where));
   return o.Done();
 }
 
@@ -163,9 +165,13 @@ std::string BlockToJson(const BlockSpec& b) {
   o.Str("name", b.name).Str("type", BlockTypeName(b.type)).StrIf("description", b.description)
       .List("upstream", b.upstream).List("downstream", b.downstream).StrIf("sql", b.sql);
   if (b.source) o.Raw("source", SourceJson(*b.source));
-  if (b.target)
-    o.Raw("target", Obj().Str("schema", b.target->schema).Str("table", b.target->table)
-                         .Str("if_exists", b.target->if_exists).Done());
+  if (b.target) {
+    Obj target;
+    target.Str("schema", b.target->schema).Str("table", b.target->table).Str("if_exists", b.target->if_exists);
+    if (!b.target->unique_key.empty())
+      target.List("unique_key", b.target->unique_key).Str("on_conflict", b.target->on_conflict);
+    o.Raw("target", target.Done());
+  }
   std::string tests = "[";
   for (size_t i = 0; i < b.tests.size(); ++i) tests += (i ? "," : "") + TestJson(b.tests[i]);
   o.Raw("tests", tests + "]");
@@ -176,6 +182,7 @@ std::string BlockToJson(const BlockSpec& b) {
   o.StrIf("materialize", b.materialize).Bool("shared", b.shared).StrIf("pin", b.pin)
       .StrIf("url", b.sensor_url);
   if (b.interval_s > 0) o.Num("interval", b.interval_s);
+  if (b.trigger_rule != "all_success") o.Str("trigger_rule", b.trigger_rule);
   o.StrIf("on_success", b.on_success).StrIf("on_failure", b.on_failure)
       .Raw("position", PositionJson(b.where));
   return o.Done();

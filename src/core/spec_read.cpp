@@ -2,9 +2,12 @@
 // field of the wrong kind means the catalog row was damaged: the error says which field.
 #include "core/spec_read.hpp"
 
+#include <algorithm>
+
 #include <yaml-cpp/yaml.h>
 
 #include "core/error.hpp"
+#include "core/trigger_rule.hpp"
 #include "core/spec_json.hpp"
 #include "core/pg_free.hpp"
 
@@ -102,6 +105,7 @@ TestSpec ReadTest(const Obj& o) {
   if (o.Has("max")) t.max_rows = static_cast<int64_t>(o.Num("max"));
   t.message = o.Str("message");
   t.name = o.Str("name");
+  t.severity = o.Str("severity", "error");
   t.where = o.Where();
   return t;
 }
@@ -122,7 +126,15 @@ BlockSpec ReadBlock(const YAML::Node& node, size_t index) {
   if (o.Has("source")) b.source = ReadSource(Obj(o.Get("source"), where + ".source"), where + ".source");
   if (o.Has("target")) {
     Obj t(o.Get("target"), where + ".target");
-    b.target = TargetSpec{t.Str("schema", "public"), t.Str("table"), t.Str("if_exists", "replace"), {}};
+    TargetSpec target;
+    target.schema = t.Str("schema", "public");
+    target.table = t.Str("table");
+    target.if_exists = t.Str("if_exists", "replace");
+    target.unique_key = t.List("unique_key");
+    target.on_conflict = t.Str("on_conflict");
+    if (!target.unique_key.empty() && target.on_conflict != "update" && target.on_conflict != "nothing")
+      Damaged(where + ".target.on_conflict \"" + target.on_conflict + "\" is not update or nothing");
+    b.target = target;
   }
   if (o.Has("tests")) {
     YAML::Node tests = o.Get("tests");
@@ -138,6 +150,10 @@ BlockSpec ReadBlock(const YAML::Node& node, size_t index) {
   b.materialize = o.Str("materialize");
   b.shared = o.Bool("shared", false);
   b.pin = o.Str("pin");
+  b.trigger_rule = o.Str("trigger_rule", "all_success");
+  const auto& rules = TriggerRuleNames();
+  if (std::find(rules.begin(), rules.end(), b.trigger_rule) == rules.end())
+    Damaged(where + ".trigger_rule \"" + b.trigger_rule + "\" is not a trigger rule");
   b.sensor_url = o.Str("url");
   b.interval_s = o.Num("interval");
   b.on_success = o.Str("on_success");

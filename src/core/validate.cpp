@@ -155,6 +155,16 @@ void ValidatePipeline(PipelineSpec& spec) {
     for (size_t i = 0; i < b.tests.size(); ++i)
       CheckTemplate(spec, b, b.tests[i].sql,
                     "test " + std::to_string(i + 1) + " of " + label, true);
+    if (b.trigger_rule != "all_success") {
+      if (b.type == BlockType::kCallback)
+        Fail(sqlstate::kInvalidParameterValue,
+             "callback block \"" + b.name + "\" cannot have a trigger_rule: callbacks run once their upstream "
+             "blocks end, however they ended (on_success and on_failure say what to do)", b.where);
+      if (b.upstream.empty())
+        Fail(sqlstate::kInvalidParameterValue,
+             "trigger_rule " + b.trigger_rule + " of block \"" + b.name + "\" needs upstream blocks to judge",
+             b.where);
+    }
     if (b.target) {
       std::string key = b.target->schema + "." + b.target->table;
       auto [it, fresh] = publishers.emplace(key, b.name);

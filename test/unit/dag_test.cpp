@@ -81,3 +81,19 @@ TEST(Dag, MermaidAndDotDrawEveryEdge) {
   EXPECT_NE(dot.find("\"d\" [shape=box"), std::string::npos);
   EXPECT_EQ(dot.substr(dot.size() - 2), "}\n");
 }
+
+TEST(Dag, DrawingsShowTriggerRulesThatAreNotTheDefault) {
+  PipelineSpec spec = ParsePipelineYaml(R"(
+name: rules
+blocks:
+  - {name: a, type: data_loader, sql: "select 1"}
+  - {name: b, type: transformer, sql: "select 1", upstream: [a], trigger_rule: all_failed}
+  - {name: c, type: transformer, sql: "select 1", upstream: [a]}
+)");
+  std::string mermaid = RenderMermaid(spec);
+  EXPECT_NE(mermaid.find("b[\"b<br/><i>transformer</i><br/>trigger: all_failed\"]"), std::string::npos) << mermaid;
+  EXPECT_EQ(mermaid.find("trigger: all_success"), std::string::npos) << mermaid;
+  std::string dot = RenderDot(spec);
+  EXPECT_NE(dot.find("label=\"b\\ntransformer\\ntrigger: all_failed\", style=dashed"), std::string::npos) << dot;
+  EXPECT_NE(dot.find("label=\"c\\ntransformer\"];"), std::string::npos) << dot;
+}

@@ -51,11 +51,13 @@ blocks:
       - {row_count: {min: 1, max: 9}, name: some rows}
       - {not_null: [a], message: "a is set"}
       - {accepted_values: {column: a, values: [1, 2]}}
+      - {not_null: [b c], severity: warn}
     retry: {retries: 2, delay: 1s, max_delay: 1m, exponential_backoff: true}
   - {name: shape, type: transformer, upstream: [load], materialize: table, sql: "SELECT * FROM {{ load }}", timeout: 30s,
      tests: [{assert: "SELECT true", message: fine}, {expression: "a > 0"}, {unique: [a]}]}
-  - {name: gate, type: conditional, upstream: [shape], sql: "SELECT true"}
+  - {name: gate, type: conditional, upstream: [shape], sql: "SELECT true", trigger_rule: none_failed}
   - {name: out, type: data_exporter, upstream: [shape, gate], sql: "SELECT * FROM {{ shape }}", target: {schema: s, table: t, if_exists: append}}
+  - {name: keyed, type: data_exporter, upstream: [shape], target: {table: k, if_exists: append, unique_constraints: [a], unique_conflict_method: IGNORE}}
   - {name: tell, type: callback, upstream: [out], on_success: "SELECT 1", on_failure: "SELECT 2"}
 )yaml";
 
@@ -66,7 +68,14 @@ TEST(SpecRead, EveryKeyRoundTrips) {
   spec.blocks[1].pin = "0123abcd";
   std::string json = SpecToJson(spec);
   EXPECT_EQ(SpecToJson(SpecFromJson(json)), json);
-  EXPECT_EQ(SpecFromJson(json).blocks[1].pin, "0123abcd");
+  PipelineSpec read = SpecFromJson(json);
+  EXPECT_EQ(read.blocks[1].pin, "0123abcd");
+  EXPECT_EQ(read.blocks[1].tests[3].severity, "warn");
+  EXPECT_EQ(read.blocks[3].trigger_rule, "none_failed");
+  // Mage's append with unique constraints is an upsert that keeps the row already there
+  EXPECT_EQ(read.blocks[5].target->if_exists, "upsert");
+  EXPECT_EQ(read.blocks[5].target->unique_key, std::vector<std::string>{"a"});
+  EXPECT_EQ(read.blocks[5].target->on_conflict, "nothing");
 }
 
 TEST(SpecRead, TheTaxiExampleRoundTrips) {

@@ -219,6 +219,7 @@ AttemptResult Attempt(Run& run, const std::string& name, bool callback_success) 
 std::string WhyNotRetried(const Error& error, const core::RetrySpec& retry, int attempt) {
   if (StopRequested())
     return g_shutdown_requested ? "not retried: the worker was told to exit (a server shutdown or pg_terminate_backend)"
+           : g_run_timed_out    ? "not retried: the run timed out"
                                 : "not retried: cancelled";
   if (error.sqlstate() == kTestFailed) return "not retried: a failing test is not transient";
   if (core::ClassifyForRetry(error) == core::RetryClass::kPermanent) return "not retried: permanent";
@@ -241,6 +242,7 @@ bool RunBlock(Run& run, const std::string& name, Error* failure, bool callback_s
       // Anything C++ throws fails the attempt the same way; nothing escapes past the block.
       Error e = AsError(caught);
       PgCall([] { disable_timeout(STATEMENT_TIMEOUT, false); });
+      if (g_run_timed_out) e = Error(sqlstate::kQueryCanceled, "cancelled: the run timed out (settings.timeout)");
       if (e.sqlstate() == sqlstate::kQueryCanceled && b.timeout_s > 0 && !StopRequested()) {
         char after[64];
         std::snprintf(after, sizeof after, "%g s", b.timeout_s);
@@ -258,6 +260,7 @@ bool RunBlock(Run& run, const std::string& name, Error* failure, bool callback_s
         done.relation = state.relation;
         done.relid = state.relid;
         if (b.type == BlockType::kConditional) done.condition = !state.said_false;
+        done.warnings = result.warnings;
         MoveBlock(run.id, name, core::BlockEvent::kSucceed, done);
         EndAttempt(run.id, name, attempt, "succeeded");
         for (const auto& line : result.log) WriteLog(run.id, name, line);

@@ -3,10 +3,14 @@ extern "C" {
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/guc.h"
+#include "utils/timeout.h"
 }
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -21,6 +25,29 @@ namespace pgpipe::pg {
 
 volatile sig_atomic_t g_shutdown_requested = 0;
 volatile bool* g_cancel_flag = nullptr;
+volatile sig_atomic_t g_run_timed_out = 0;
+
+namespace {
+
+// The run timeout's handler, in signal context: as Postgres's statement timeout does, it asks
+// for a query cancel, which the next CHECK_FOR_INTERRUPTS raises.
+void OnRunTimeout() {
+  g_run_timed_out = 1;
+  InterruptPending = true;
+  QueryCancelPending = true;
+  SetLatch(MyLatch);
+}
+
+}  // namespace
+
+void ArmRunTimeout(double seconds) {
+  static TimeoutId id = MAX_TIMEOUTS;
+  int ms = static_cast<int>(std::min(std::ceil(seconds * 1000), 2147483647.0));
+  PgCall([ms] {
+    if (id == MAX_TIMEOUTS) id = RegisterTimeout(USER_TIMEOUT, OnRunTimeout);
+    enable_timeout_after(id, std::max(ms, 1));
+  });
+}
 
 bool CancelRequested() {
   if (g_cancel_flag != nullptr && *g_cancel_flag) return true;
@@ -62,8 +89,16 @@ std::string Render(Run& run, const core::BlockSpec& block, const std::string& te
   auto relation_of = [&](const std::string& name) -> std::optional<std::string> {
     if (name == "self" && !self.empty()) return self;
     auto it = run.blocks.find(name);
-    if (it != run.blocks.end() && it->first != block.name) return it->second.relation;
-    return std::nullopt;
+    if (it == run.blocks.end() || it->first == block.name) return std::nullopt;
+    // (a trigger rule such as all_done can run a block whose upstream failed)
+    if (it->second.relation.empty() && it->second.state != core::BlockState::kSucceeded)
+      throw Error(sqlstate::kObjectNotInPrerequisiteState,
+                  what + " reads block \"" + name + "\", which " +
+                      (it->second.state == core::BlockState::kSkipped ? "was skipped" : "did not succeed") +
+                      ": it has no output",
+                  "", "Its trigger_rule (" + block.trigger_rule + ") runs \"" + block.name +
+                          "\" anyway; read only upstream blocks that succeed, or use none_failed.");
+    return it->second.relation;
   };
   core::RenderPlan plan = core::PlanRender(text, what, relation_of, run.variables_select);
   std::vector<std::optional<std::string>> values;

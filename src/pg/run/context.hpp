@@ -40,8 +40,16 @@ extern volatile bool* g_cancel_flag;
 // canceller sets first: in shared memory (pipeline.cancel) or in the pipeline.run caller's slot.
 bool CancelRequested();
 
-// True when the worker was told to stop, either way.
-inline bool StopRequested() { return g_shutdown_requested || CancelRequested(); }
+// Set when the run's settings.timeout passed (ArmRunTimeout): the run is stopped as a cancel
+// stops it, and fails, saying it timed out.
+extern volatile sig_atomic_t g_run_timed_out;
+
+// Arms the run's deadline, `seconds` from now: when it passes, g_run_timed_out is set and the
+// running statement is cancelled.
+void ArmRunTimeout(double seconds);
+
+// True when the worker was told to stop, any way.
+inline bool StopRequested() { return g_shutdown_requested || g_run_timed_out || CancelRequested(); }
 
 // One block of a run, as the worker sees it.
 struct BlockRun {
@@ -81,6 +89,7 @@ struct AttemptResult {
   int64_t rows_in = -1;
   int64_t rows_out = -1;
   int64_t bytes = -1;
+  int warnings = 0;  // tests with severity warn that failed (each also a warning line of `log`)
   std::vector<LogLine> log;
 };
 

@@ -45,7 +45,8 @@ std::optional<std::string> Condition(Run& run, const Fusion& f) {
 }
 
 // The structure, apart from the transformer's SQL: who reads whom, types, keys that fusion
-// cannot honour (timeouts, a transformer's or exporter's own retries, materialize, append).
+// cannot honour (timeouts, a transformer's or exporter's own retries, materialize, append,
+// upsert or a unique key, a trigger rule other than the default).
 std::optional<Fusion> Chain(Run& run, const std::string& name) {
   const BlockSpec& l = run.Spec(name);
   if (l.type != BlockType::kDataLoader || !l.source || l.timeout_s > 0 || l.downstream.size() != 1 ||
@@ -55,14 +56,16 @@ std::optional<Fusion> Chain(Run& run, const std::string& name) {
     if (t.kind != "row_count") return std::nullopt;
   const BlockSpec& t = run.Spec(l.downstream[0]);
   if (t.type != BlockType::kTransformer || t.upstream.size() != 1 || t.materialize == "table" ||
-      t.timeout_s > 0 || t.downstream.size() != 1 || run.consumers[t.name] != 1 || t.retry.retries > 0)
+      t.timeout_s > 0 || t.downstream.size() != 1 || run.consumers[t.name] != 1 || t.retry.retries > 0 ||
+      t.trigger_rule != "all_success")
     return std::nullopt;
   // The transformer reads no other block (its condition would name another relation).
   for (const auto& piece : core::ScanTemplate(t.sql, "sql of block \"" + t.name + "\""))
     if (piece.is_expression && piece.text != name && run.blocks.count(piece.text)) return std::nullopt;
   const BlockSpec& e = run.Spec(t.downstream[0]);
   if (e.type != BlockType::kDataExporter || e.upstream.size() != 1 || !e.sql.empty() || !e.target ||
-      e.target->if_exists == "append" || e.timeout_s > 0 || e.retry.retries > 0 || !e.downstream.empty())
+      e.target->if_exists == "append" || e.target->if_exists == "upsert" || !e.target->unique_key.empty() ||
+      e.timeout_s > 0 || e.retry.retries > 0 || !e.downstream.empty() || e.trigger_rule != "all_success")
     return std::nullopt;
   for (const std::string* b : {&l.name, &t.name, &e.name})
     if (run.blocks.at(*b).state != BlockState::kPending) return std::nullopt;
@@ -109,7 +112,7 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
     std::string phase = f.exporter;  // the block a failure belongs to
     bool load_done = false, filter_done = false;  // the parts that finished
     LoadResult loaded;
-    AttemptResult tres, eres;
+    AttemptResult lres, tres, eres;
     bool replaced = false;
     std::optional<Error> error;
     try {
@@ -134,8 +137,14 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
           core::PlannedTest planned;
           planned.test = &test;
           planned.row_count = true;
-          if (auto bad = core::JudgeTest(planned, rows_read, std::nullopt))
-            throw Error(kTestFailed, "block \"" + l.name + "\" test failed: " + *bad);
+          auto bad = core::JudgeTest(planned, rows_read, std::nullopt);
+          if (bad && test.severity != "warn") throw Error(kTestFailed, "block \"" + l.name + "\" test failed: " + *bad);
+          if (bad) {
+            lres.log.push_back({"warning", "test failed (severity warn, the run goes on): " + *bad});
+            ++lres.warnings;
+          } else {
+            lres.log.push_back({"info", "test passed: " + core::TestLabel(test)});
+          }
         }
         phase = f.transformer;
         RunTests(run, t, request.target, true, tres);
@@ -148,6 +157,7 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
       });
     } catch (const std::exception& caught) {
       error = AsError(caught);
+      if (g_run_timed_out) error = Error(core::sqlstate::kQueryCanceled, "cancelled: the run timed out (settings.timeout)");
     }
     if (!error) {
       int64_t rows_read = static_cast<int64_t>(loaded.rows + loaded.rows_excluded);
@@ -156,13 +166,16 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
         BlockChange done;
         done.rows_out = rows_read;
         done.bytes = loaded.bytes_downloaded;
+        done.warnings = lres.warnings;
         MoveBlock(run.id, f.loader, core::BlockEvent::kSucceed, done);
         done = BlockChange{};
         done.rows_in = rows_read;
         done.rows_out = rows_kept;
+        done.warnings = tres.warnings;
         MoveBlock(run.id, f.transformer, core::BlockEvent::kSucceed, done);
         done.rows_in = rows_kept;
         done.relation = run.blocks.at(f.exporter).relation;
+        done.warnings = eres.warnings;
         MoveBlock(run.id, f.exporter, core::BlockEvent::kSucceed, done);
         EndAttempt(run.id, f.loader, attempt, "succeeded");
         char line[512];
@@ -173,7 +186,7 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
                       loaded.bytes_decompressed / 1e6, t.name.c_str(), e.name.c_str(), l.name.c_str(),
                       t.name.c_str(), e.name.c_str());
         WriteLog(run.id, f.loader, {"info", line});
-        for (const auto& test : l.tests) WriteLog(run.id, f.loader, {"info", "test passed: " + core::TestLabel(test)});
+        for (const auto& ll : lres.log) WriteLog(run.id, f.loader, ll);
         for (const auto& tl : tres.log) WriteLog(run.id, f.transformer, tl);
         WriteLog(run.id, f.transformer, {"info", Num(rows_read) + " rows in, " + Num(rows_kept) + " out (" +
                                                      Num(rows_read - rows_kept) + " dropped)"});

@@ -10,6 +10,7 @@ extern "C" {
 #include <vector>
 
 #include "core/dag.hpp"
+#include "core/trigger_rule.hpp"
 #include "pg/boundary.hpp"
 #include "pg/gucs.hpp"
 #include "pg/privilege.hpp"
@@ -93,9 +94,35 @@ void StopHelpers(Run& run, Helpers& helpers, std::optional<Error>& first_failure
   ReapHelpers(run, helpers, first_failure);
 }
 
-// The blocks whose upstream blocks have all ended, in order; blocks that cannot run because of
-// how their upstream ended are settled (skipped, upstream_failed) on the way. Returns true when
-// it settled any (the caller looks again).
+// How an upstream block ended, for trigger rules.
+core::UpstreamEnd EndOf(const BlockRun& u) {
+  if (core::BlocksDownstream(u.state)) return core::UpstreamEnd::kFailed;
+  if (u.state == BlockState::kSkipped || u.said_false) return core::UpstreamEnd::kSkipped;
+  return core::UpstreamEnd::kSucceeded;
+}
+
+// Why a block's trigger rule keeps it from running, for the run log: "upstream block "a" did
+// not succeed" under the default rule, else the rule and how each upstream ended.
+std::string WhyNotTriggered(const Run& run, const BlockSpec& b, core::TriggerVerdict verdict) {
+  const bool skip = verdict == core::TriggerVerdict::kSkip;
+  if (b.trigger_rule == "all_success") {
+    for (const auto& up : b.upstream)
+      if (EndOf(run.blocks.at(up)) == (skip ? core::UpstreamEnd::kSkipped : core::UpstreamEnd::kFailed))
+        return std::string(skip ? "skipped: upstream block \"" : "not run: upstream block \"") + up +
+               (skip ? "\" was skipped or said false" : "\" did not succeed");
+  }
+  std::string ends;
+  for (const auto& up : b.upstream) {
+    core::UpstreamEnd end = EndOf(run.blocks.at(up));
+    ends += (ends.empty() ? "" : ", ") + up + " " +
+            (end == core::UpstreamEnd::kSucceeded ? "succeeded" : end == core::UpstreamEnd::kFailed ? "failed" : "skipped");
+  }
+  return std::string(skip ? "skipped" : "not run") + ": trigger_rule " + b.trigger_rule + " is not met (" + ends + ")";
+}
+
+// The blocks whose upstream blocks have all ended, in order; blocks whose trigger rule says they
+// do not run, given how their upstream ended, are settled (skipped, upstream_failed) on the way.
+// Returns true when it settled any (the caller looks again).
 bool FindReady(Run& run, const std::vector<std::string>& order, const Helpers& helpers,
                std::vector<std::string>* ready) {
   bool settled = false;
@@ -104,27 +131,24 @@ bool FindReady(Run& run, const std::vector<std::string>& order, const Helpers& h
     const BlockSpec& b = run.Spec(name);
     if (block.state != BlockState::kPending || helpers.count(name)) continue;
     if (b.type == BlockType::kCallback && b.upstream.empty()) continue;  // run-level: at the end
-    bool all_ended = true, skipped = false, blocked = false;
-    std::string because;
+    bool all_ended = true;
+    std::vector<core::UpstreamEnd> ends;
     for (const auto& up : b.upstream) {
       const BlockRun& u = run.blocks.at(up);
       if (!core::IsFinal(u.state)) all_ended = false;
-      if (core::BlocksDownstream(u.state)) {
-        blocked = true;
-        because = up;
-      } else if (u.state == BlockState::kSkipped || u.said_false) {
-        skipped = true;
-        because = up;
-      }
+      ends.push_back(EndOf(u));
     }
     if (!all_ended) continue;
-    if (b.type != BlockType::kCallback && (blocked || skipped)) {
+    // (callbacks run once their upstream ended, whatever happened: on_success or on_failure)
+    core::TriggerVerdict verdict =
+        b.type == BlockType::kCallback ? core::TriggerVerdict::kRun : core::DecideTrigger(b.trigger_rule, ends);
+    if (verdict != core::TriggerVerdict::kRun) {
+      const bool skip = verdict == core::TriggerVerdict::kSkip;
       InTransaction([&] {
-        MoveBlock(run.id, name, blocked ? core::BlockEvent::kBlock : core::BlockEvent::kSkip);
-        WriteLog(run.id, name, {"info", std::string(blocked ? "not run: upstream block \"" : "skipped: upstream block \"") +
-                                            because + (blocked ? "\" did not succeed" : "\" was skipped or said false")});
+        MoveBlock(run.id, name, skip ? core::BlockEvent::kSkip : core::BlockEvent::kBlock);
+        WriteLog(run.id, name, {"info", WhyNotTriggered(run, b, verdict)});
       });
-      block.state = blocked ? BlockState::kUpstreamFailed : BlockState::kSkipped;
+      block.state = skip ? BlockState::kSkipped : BlockState::kUpstreamFailed;
       settled = true;
       continue;
     }
@@ -239,6 +263,19 @@ RunOutcome ExecuteRun(int64_t run_id) {
     }
     return outcome;
   }
+  if (run.spec.settings.timeout_s > 0) {
+    double left = 0;
+    InTransaction([&] {
+      left = std::stod(CatalogScalar("SELECT extract(epoch FROM started_at + make_interval(secs => $2::float8) "
+                                     "- clock_timestamp()) FROM pipeline.runs WHERE run_id = $1::bigint",
+                                     {Num(run_id), std::to_string(run.spec.settings.timeout_s)}).value_or("0"));
+    });
+    // (a run resumed after a restart keeps the deadline it started with)
+    if (left > 0)
+      ArmRunTimeout(left);
+    else
+      g_run_timed_out = 1;
+  }
   try {
     InTransaction([&] { DropExpiredStaging(guc.staging_retention_s, run.owner); });
   } catch (const Error&) {
@@ -253,8 +290,10 @@ RunOutcome ExecuteRun(int64_t run_id) {
   try {
     RunBlocks(run, order, helpers, first_failure);
     StopHelpers(run, helpers, first_failure);
+    // (a run that timed out is failing: its on_failure callbacks still run)
+    if (g_run_timed_out) PgCall([] { QueryCancelPending = false; });
     for (const auto& name : pipeline_callbacks) {
-      if (StopRequested()) break;
+      if (g_shutdown_requested || CancelRequested()) break;
       Error failure("00000", "");
       if (!RunBlock(run, name, &failure, !first_failure) && !first_failure) first_failure = failure;
     }
@@ -268,15 +307,23 @@ RunOutcome ExecuteRun(int64_t run_id) {
   }
   if (g_shutdown_requested) return Requeue(run);
 
-  bool cancelled = CancelRequested();
-  outcome.status = cancelled ? RunStatus::kCancelled : (first_failure ? RunStatus::kFailed : RunStatus::kSucceeded);
+  const bool timed_out = g_run_timed_out;
+  const bool cancelled = !timed_out && CancelRequested();
+  outcome.status = cancelled ? RunStatus::kCancelled
+                             : (first_failure || timed_out ? RunStatus::kFailed : RunStatus::kSucceeded);
   if (first_failure) outcome.error = *first_failure;
   if (cancelled && !first_failure) outcome.error = Error(sqlstate::kQueryCanceled, "run cancelled");
+  if (timed_out) {
+    char after[64];
+    std::snprintf(after, sizeof after, "%g s", run.spec.settings.timeout_s);
+    outcome.error = Error(sqlstate::kQueryCanceled, std::string("run timed out after ") + after +
+                                                        " (settings.timeout): its blocks were cancelled");
+  }
   try {
     InTransaction([&] {
       for (auto& [name, block] : run.blocks) {
         if (block.state == BlockState::kPending)
-          MoveBlock(run.id, name, cancelled ? core::BlockEvent::kCancel : core::BlockEvent::kBlock);
+          MoveBlock(run.id, name, cancelled || timed_out ? core::BlockEvent::kCancel : core::BlockEvent::kBlock);
         else if (block.state == BlockState::kRunning)
           MoveBlock(run.id, name, core::BlockEvent::kCancel);
       }
@@ -290,6 +337,9 @@ RunOutcome ExecuteRun(int64_t run_id) {
                                                                        : core::RunEvent::kFail;
       // (a run cancelled from outside while its worker finished stays cancelled)
       MoveRun(run.id, event, end);
+      if (SqlValue warnings = CatalogScalar("SELECT warnings FROM pipeline.runs WHERE run_id = $1::bigint "
+                                            "AND warnings > 0", {Num(run.id)}))
+        WriteLog(run.id, "", {"warning", "the run ended with " + *warnings + " test warning(s) (severity warn)"});
     });
     if (outcome.status == RunStatus::kFailed) CallWebhook(run, "failed", outcome.error.message());
   } catch (const Error& e) {

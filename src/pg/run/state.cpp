@@ -58,7 +58,9 @@ std::optional<RunState> MoveRun(int64_t run_id, RunEvent event, const RunChange&
         break;
       default:
         SpiExec("UPDATE pipeline.runs SET status = $2, finished_at = clock_timestamp(), "
-                "error = NULLIF($3, ''), sqlstate = NULLIF(NULLIF($4, ''), '00000') WHERE run_id = $1::bigint",
+                "error = NULLIF($3, ''), sqlstate = NULLIF(NULLIF($4, ''), '00000'), "
+                "warnings = (SELECT coalesce(sum(b.warnings), 0) FROM pipeline.block_runs b WHERE b.run_id = $1::bigint) "
+                "WHERE run_id = $1::bigint",
                 {Num(run_id), name, change.error, change.sqlstate});
     }
     Notify(run_id, *to, change.error);
@@ -86,7 +88,7 @@ std::optional<BlockState> MoveBlock(int64_t run_id, const std::string& block, Bl
     switch (*to) {
       case BlockState::kRunning:
         SpiExec("UPDATE pipeline.block_runs SET status = $3, attempt = $4::int, started_at = clock_timestamp(), "
-                "finished_at = NULL, next_attempt_at = NULL, worker_pid = pg_backend_pid() "
+                "finished_at = NULL, next_attempt_at = NULL, worker_pid = pg_backend_pid(), warnings = 0 "
                 "WHERE run_id = $1::bigint AND block_name = $2",
                 with({Num(c.attempt)}));
         break;
@@ -94,9 +96,10 @@ std::optional<BlockState> MoveBlock(int64_t run_id, const std::string& block, Bl
         SpiExec("UPDATE pipeline.block_runs SET status = $3, finished_at = clock_timestamp(), "
                 "rows_in = NULLIF($4::bigint, -1), rows_out = NULLIF($5::bigint, -1), bytes = NULLIF($6::bigint, -1), "
                 "output_relation = NULLIF($7, ''), output_oid = NULLIF($8::oid, 0), condition = $9::boolean, "
-                "error = NULL, sqlstate = NULL, error_detail = NULL WHERE run_id = $1::bigint AND block_name = $2",
+                "error = NULL, sqlstate = NULL, error_detail = NULL, warnings = $10::int "
+                "WHERE run_id = $1::bigint AND block_name = $2",
                 with({Num(c.rows_in), Num(c.rows_out), Num(c.bytes), c.relation, Num(c.relid),
-                      c.condition ? SqlValue(*c.condition ? "true" : "false") : std::nullopt}));
+                      c.condition ? SqlValue(*c.condition ? "true" : "false") : std::nullopt, Num(c.warnings)}));
         break;
       case BlockState::kPending:
         SpiExec("UPDATE pipeline.block_runs SET status = $3, finished_at = NULL, worker_pid = NULL, "
@@ -110,8 +113,9 @@ std::optional<BlockState> MoveBlock(int64_t run_id, const std::string& block, Bl
       default:  // failed, cancelled, skipped, upstream_failed
         SpiExec("UPDATE pipeline.block_runs SET status = $3, finished_at = clock_timestamp(), "
                 "error = coalesce(NULLIF($4, ''), error), sqlstate = coalesce(NULLIF($5, ''), sqlstate), "
-                "error_detail = coalesce(NULLIF($6, ''), error_detail) WHERE run_id = $1::bigint AND block_name = $2",
-                with({c.error, c.sqlstate, c.detail}));
+                "error_detail = coalesce(NULLIF($6, ''), error_detail), warnings = greatest(warnings, $7::int) "
+                "WHERE run_id = $1::bigint AND block_name = $2",
+                with({c.error, c.sqlstate, c.detail, Num(c.warnings)}));
     }
     return to;
   });

@@ -33,6 +33,7 @@ struct BlockChange {
   std::string relation;            // succeed: its output relation, as text
   unsigned int relid = 0;          // ... and the staging relation by OID, if it made one
   std::optional<bool> condition;   // succeed: what a conditional said
+  int warnings = 0;                // succeed/fail: tests with severity warn that failed
   std::string error, sqlstate, detail;  // fail/cancel/skip/block: why
   bool clear_output = false;       // reset: the output is gone, forget it
 };

@@ -73,8 +73,13 @@ void RunTests(Run& run, const core::BlockSpec& block_in, const std::string& self
                                "test " + Num(index) + " of block \"" + block.name + "\"", self);
       JudgeOwnQuery(sql, &offending, &boolean);
     }
-    if (auto failure = core::JudgeTest(planned, offending, boolean))
-      throw Error(kTestFailed, "block \"" + block.name + "\" test failed: " + *failure);
+    if (auto failure = core::JudgeTest(planned, offending, boolean)) {
+      if (planned.test->severity != "warn")
+        throw Error(kTestFailed, "block \"" + block.name + "\" test failed: " + *failure);
+      result.log.push_back({"warning", "test failed (severity warn, the run goes on): " + *failure});
+      ++result.warnings;
+      continue;
+    }
     result.log.push_back({"info", "test passed: " + core::TestLabel(*planned.test)});
   }
 }
