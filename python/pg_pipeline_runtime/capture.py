@@ -12,12 +12,14 @@ MAX_LINE_CHARS = 4_000
 
 
 class LogLines:
-    """Collected log lines, with the partial line a write has not ended yet."""
+    """Collected log lines. Lines from the logger and warnings first end the partial line a
+    print left open, so lines keep the order they were produced in."""
 
     def __init__(self, max_lines=MAX_LINES):
         self.lines = []
         self.dropped = 0
         self.max_lines = max_lines
+        self.writers = []  # LineWriters whose partial lines come first
 
     def add(self, line):
         """Appends one line (cut to MAX_LINE_CHARS), or counts it as dropped past the cap."""
@@ -25,6 +27,12 @@ class LogLines:
             self.dropped += 1
             return
         self.lines.append(line if len(line) <= MAX_LINE_CHARS else line[:MAX_LINE_CHARS] + '...')
+
+    def add_event(self, line):
+        """Appends a line that does not come from a stream, after the streams' partial lines."""
+        for writer in self.writers:
+            writer.close_line()
+        self.add(line)
 
     def result(self):
         """The lines, with a last one saying how many were dropped."""
@@ -40,6 +48,7 @@ class LineWriter:
         self.log = log
         self.prefix = prefix
         self.partial = ''
+        log.writers.append(self)
 
     def write(self, text):
         """Adds every completed line; keeps the unfinished rest."""
@@ -72,7 +81,7 @@ class LogHandler(logging.Handler):
 
     def emit(self, record):
         for line in self.format(record).split('\n'):
-            self.log.add(line)
+            self.log.add_event(line)
 
 
 @contextlib.contextmanager
@@ -85,7 +94,7 @@ def capturing(log, name):
     logger.propagate = False
 
     def show(message, category, filename, lineno, file=None, line=None):
-        log.add('warning: %s: %s (%s, line %s)' % (category.__name__, message, filename, lineno))
+        log.add_event('warning: %s: %s (%s, line %s)' % (category.__name__, message, filename, lineno))
 
     try:
         # catch_warnings restores showwarning; the filters stay Python's defaults.
@@ -96,4 +105,5 @@ def capturing(log, name):
     finally:
         out.close_line()
         err.close_line()
+        log.writers.clear()
         logger.handlers[:] = []

@@ -26,27 +26,36 @@ def user_line(exc, path):
     return frames[-1].lineno if frames else None
 
 
-def detail(exc, path):
-    """The traceback from the first frame in path on (all of it when none is), cut to size."""
+def detail(exc, path, ours):
+    """The traceback from the first frame in path on (all of it when the failing step was our
+    own, none of it otherwise: it is ours too), cut to size."""
     frames = traceback.extract_tb(exc.__traceback__)
-    first = next((i for i, f in enumerate(frames) if f.filename == path), 0)
+    first = next((i for i, f in enumerate(frames) if f.filename == path), 0 if ours else len(frames))
     text = ''.join(traceback.format_list(frames[first:]) +
                    traceback.format_exception_only(type(exc), exc)).rstrip()
     return text if len(text) <= MAX_DETAIL_CHARS else '...' + text[-MAX_DETAIL_CHARS:]
 
 
+def headline(exc):
+    """One line for exc: a database error's or our own message as it is, else 'Type: text'."""
+    if getattr(exc, 'sqlstate', None):
+        return str(exc)
+    if isinstance(exc, SyntaxError):
+        return '%s: %s' % (type(exc).__name__, exc.msg)
+    text = str(exc)
+    return '%s: %s' % (type(exc).__name__, text) if text else type(exc).__name__
+
+
 def describe(exc, path, doing=None):
     """The response's error object for exc; doing says what was being done, when not the
     user's own code ("writing the output to ...")."""
-    text = ''.join(traceback.format_exception_only(type(exc), exc)).strip()
-    text += unsupported_note(exc)
     line = user_line(exc, path)
-    message = text
+    message = headline(exc) + unsupported_note(exc)
     if line is not None:
         message += ' (%s, line %d)' % (path, line)
     if doing:
         message = '%s: %s' % (doing, message)
-    error = {'message': message, 'detail': detail(exc, path), 'line': line,
+    error = {'message': message, 'detail': detail(exc, path, doing is not None), 'line': line,
              'sqlstate': getattr(exc, 'sqlstate', None) or '38000'}
     hint = getattr(exc, 'hint', None)
     if hint:

@@ -127,7 +127,7 @@ def block_function(ctx):
                               'A %s block defines one function decorated with @%s.'
                               % (ctx.request.kind, decorator))
     if len(found) > 1:
-        ctx.log.add('note: %d functions are decorated with @%s; running the last one, %s'
+        ctx.log.add_event('note: %d functions are decorated with @%s; running the last one, %s'
                     % (len(found), decorator, found[-1].__name__))
     return found[-1]
 
@@ -188,7 +188,7 @@ def execute(ctx, module, logger, response):
     if request.output is not None:
         frame = as_frame(result, request)
         if frame is None:
-            ctx.log.add('note: the block returned no DataFrame; no output table was created')
+            ctx.log.add_event('note: the block returned no DataFrame; no output table was created')
         else:
             ctx.doing = 'writing the output of block "%s" to %s' % (request.block, request.output)
             rows, columns = tables.write_output(ctx.database, frame, request.output,

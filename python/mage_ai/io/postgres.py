@@ -15,7 +15,7 @@ are refused.
 """
 
 from mage_ai._unsupported import module_getattr
-from mage_ai.io.config import ConfigKey
+from mage_ai.io.config import ConfigError, ConfigKey
 from pg_pipeline_runtime import context, tables
 from pg_pipeline_runtime.database import RemoteDatabase, strip_query
 from pg_pipeline_runtime.tables import PgPipelineError
@@ -29,7 +29,7 @@ def _log(line):
     """Adds a line to the running block's log."""
     ctx = context.current_or_none()
     if ctx is not None:
-        ctx.log.add(line)
+        ctx.log.add_event(line)
 
 
 class Postgres:
@@ -62,6 +62,9 @@ class Postgres:
         """This database, or the remote server's connection (opened on first use)."""
         if self._db is None:
             if self.remote:
+                for key in (ConfigKey.POSTGRES_HOST, ConfigKey.POSTGRES_DBNAME, ConfigKey.POSTGRES_USER):
+                    if self._setting(key) is None:
+                        raise ConfigError('a remote Postgres profile needs %s' % key.value)
                 self._db = RemoteDatabase(
                     host=self._setting(ConfigKey.POSTGRES_HOST),
                     port=self._setting(ConfigKey.POSTGRES_PORT),
