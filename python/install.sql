@@ -3,12 +3,27 @@
 -- first. '$libdir/pg_pipeline' is the extension's module_pathname; in the install script it may
 -- be written MODULE_PATHNAME.
 
+-- The formats of these functions' data are described in src/pg/python_bridge.hpp. Settings
+-- that change how values are read or written are fixed for the duration of each call, so the
+-- Python side can rely on them whatever the session says (a timestamp without a zone written
+-- into a timestamptz column is taken as UTC).
+
 -- COPY FROM one chunk of CSV text into target: the rows inserted. With header, the first line
 -- names the columns the chunk fills. NULL is the unquoted null_string; quoted, it is a value.
 -- INSERT privilege, row-level security and read-only transactions are checked as COPY does.
 CREATE FUNCTION pipeline._copy_in(target regclass, data text, header boolean DEFAULT true,
                                   null_string text DEFAULT '')
-RETURNS bigint LANGUAGE c VOLATILE AS '$libdir/pg_pipeline', 'pipeline_copy_in';
+RETURNS bigint LANGUAGE c VOLATILE
+SET datestyle = 'ISO, MDY' SET timezone = 'UTC'
+AS '$libdir/pg_pipeline', 'pipeline_copy_in';
+
+-- COPY FROM column buffers (numpy's bytes) into target: the rows inserted. What the runtime
+-- uses to write a DataFrame: no CSV formatting in Python, no CSV parsing in pandas.
+CREATE FUNCTION pipeline._copy_in_columns(target regclass, rows bigint, names text[],
+                                          kinds text[], data bytea[], nulls bytea[])
+RETURNS bigint LANGUAGE c VOLATILE
+SET datestyle = 'ISO, MDY' SET timezone = 'UTC'
+AS '$libdir/pg_pipeline', 'pipeline_copy_in_columns';
 
 -- The relation's rows as CSV text in chunks of about 4 MB, the header first, read as the caller
 -- (privileges and row-level security apply). Dates, times and floats are written the same way
@@ -18,6 +33,14 @@ RETURNS SETOF text LANGUAGE c VOLATILE
 SET datestyle = 'ISO, MDY' SET timezone = 'UTC' SET intervalstyle = 'postgres'
 SET extra_float_digits = 1
 AS '$libdir/pg_pipeline', 'pipeline_copy_out';
+
+-- The relation's rows as column chunks, read as the caller: what the runtime uses to read an
+-- upstream block's table into a DataFrame.
+CREATE FUNCTION pipeline._copy_out_columns(relation regclass)
+RETURNS SETOF bytea LANGUAGE c VOLATILE
+SET datestyle = 'ISO, MDY' SET timezone = 'UTC' SET intervalstyle = 'postgres'
+SET extra_float_digits = 1
+AS '$libdir/pg_pipeline', 'pipeline_copy_out_columns';
 
 -- The directory PL/Python imports the runtime from: <sharedir>/extension/pg_pipeline/python.
 CREATE FUNCTION pipeline._python_path() RETURNS text LANGUAGE c STABLE

@@ -1,4 +1,5 @@
-"""The CSV that carries DataFrames to and from Postgres's COPY, with NULLs kept apart from values.
+"""The CSV that carries DataFrames to and from a remote server's COPY (psycopg2), with NULLs
+kept apart from values. (In this database the runtime moves column buffers: columns.py.)
 
 pandas can tell neither way whether a CSV field was quoted: read_csv reads "" and an empty
 field alike, and to_csv writes a missing value and an empty string alike. So NULL travels as

@@ -2,9 +2,10 @@
 mage_ai.io.postgres compatibility class:
 
   LocalDatabase   the database the block runs in, through plpy, inside the block's transaction;
-                  rows move through pipeline._copy_in / pipeline._copy_out (COPY speed).
+                  rows move as column buffers through pipeline._copy_in_columns and
+                  pipeline._copy_out_columns (columns.py), COPY doing the inserting.
   RemoteDatabase  another server (an io_config profile marked pg_pipeline_remote), through
-                  psycopg2, with COPY ... FROM STDIN / TO STDOUT (copy_expert) both ways.
+                  psycopg2, with COPY ... FROM STDIN / TO STDOUT in CSV (csvio.py) both ways.
 
 SQL passed to execute() numbers its parameters $1, $2, ... (all text; cast them in the SQL).
 """
@@ -13,7 +14,7 @@ import itertools
 import re
 import tempfile
 
-from . import csvio
+from . import columns, csvio
 
 # Catalog query for the columns of a relation, domains read as their base type.
 COLUMNS_SQL = """
@@ -50,21 +51,32 @@ class LocalDatabase:
     def __init__(self, plpy):
         self.plpy = plpy
         self._plans = {}
+        self._encoding = None
+
+    def _plan(self, sql, types):
+        """sql prepared for parameters of types, once per run."""
+        key = (sql, tuple(types))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self.plpy.prepare(sql, list(types))
+        return plan
 
     def execute(self, sql, params=()):
         """Runs sql with text parameters $1..$n; returns the rows as dicts."""
         if not params:
             return list(self.plpy.execute(sql))
-        key = (sql, len(params))
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = self.plpy.prepare(sql, ['text'] * len(params))
-        return list(self.plpy.execute(plan, list(params)))
+        return list(self.plpy.execute(self._plan(sql, ['text'] * len(params)), list(params)))
 
     def scalar(self, sql, params=()):
         """The first value of the first row, or None."""
         rows = self.execute(sql, params)
         return next(iter(rows[0].values())) if rows else None
+
+    def encoding(self):
+        """The Python codec of the database's encoding, for text in column buffers."""
+        if self._encoding is None:
+            self._encoding = columns.python_encoding(self.scalar('SELECT pg_catalog.getdatabaseencoding()'))
+        return self._encoding
 
     def columns(self, relation):
         """[(name, type)] of relation (a quoted, possibly qualified name)."""
@@ -72,27 +84,22 @@ class LocalDatabase:
 
     def copy_in(self, relation, frame, names):
         """Copies frame's rows into relation (columns named names, in frame order), one
-        _copy_in call per chunk of rows; returns the rows inserted."""
-        null = csvio.choose_write_null(frame)
+        _copy_in_columns call per chunk of rows; returns the rows inserted."""
+        plan = self._plan('SELECT pipeline._copy_in_columns($1::regclass, $2, $3, $4, $5, $6) AS rows',
+                          ['text', 'bigint', 'text[]', 'text[]', 'bytea[]', 'bytea[]'])
         total = 0
-        for chunk in csvio.frame_chunks(frame, names, null):
-            total += int(self.scalar('SELECT pipeline._copy_in($1::regclass, $2, true, $3)',
-                                     (relation, chunk, null)))
-            del chunk
+        for rows, kinds, data, nulls in columns.frame_payloads(frame, encoding=self.encoding()):
+            total += self.plpy.execute(plan, [relation, rows, list(names), kinds, data, nulls])[0]['rows']
+            del data, nulls
         return total
 
     def read_relation(self, relation):
         """relation's rows as a DataFrame, typed from its columns (dtypes.pandas_kind)."""
-        columns = self.columns(relation)
-        null = csvio.random_read_null()
-        key = ('copy_out', 2)
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = self.plpy.prepare(
-                'SELECT pipeline._copy_out($1::regclass, $2) AS chunk', ['text', 'text'])
-        cursor = self.plpy.cursor(plan, [relation, null])
+        described = self.columns(relation)
+        plan = self._plan('SELECT pipeline._copy_out_columns($1::regclass) AS chunk', ['text'])
+        cursor = self.plpy.cursor(plan, [relation])
         try:
-            return csvio.read_frame(csvio.ChunkReader(row['chunk'] for row in cursor), columns, null)
+            return columns.frame_from_chunks((row['chunk'] for row in cursor), described, self.encoding())
         finally:
             cursor.close()
 
@@ -174,8 +181,8 @@ class RemoteDatabase:
                 cur.copy_expert('COPY (%s) TO STDOUT WITH (FORMAT csv, HEADER true, NULL %s)'
                                 % (query, literal(null)), spool, size=1 << 20)
                 spool.seek(0)
-                columns = [(n, type_names.get(o, 'text')) for n, o in zip(names, oids)]
-                return csvio.read_frame(spool, columns, null)
+                described = [(n, type_names.get(o, 'text')) for n, o in zip(names, oids)]
+                return csvio.read_frame(spool, described, null)
 
     def read_relation(self, relation):
         """relation's rows as a DataFrame."""

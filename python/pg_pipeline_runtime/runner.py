@@ -17,8 +17,11 @@ Request (JSON object):
   outputs     optional {block name: relation} for get_variable beyond the upstream blocks
 
 Response: {"rows": n | null, "columns": [[name, pg type]], "log": [line], "tests": [{"name",
-"passed", "message", "line"}], "error": null | {"message", "detail", "line", "sqlstate"[, "hint"]}}
-and, for sensors and conditionals, "result": true | false.
+"passed", "message", "line"}], "error": null | {"message", "detail", "line", "sqlstate"[, "hint"]},
+"seconds": {"read": s, "run": s, "write": s, "tests": s}} and, for sensors and conditionals,
+"result": true | false. "seconds" splits the time between reading the upstream tables, the
+block function, writing its output table, and the tests ("read" includes running the file's
+top level).
 
 The block runs in a subtransaction: when it fails, whatever it wrote (its output table, its
 exports) is rolled back and the response carries the error; the caller's transaction goes on.
@@ -31,6 +34,7 @@ import inspect
 import json
 import os
 import sys
+import time
 import types
 from datetime import datetime, timezone
 
@@ -171,6 +175,8 @@ def execute(ctx, module, logger, response):
     """Runs the block file and its function, writes the output table; returns what the
     function returned. ctx.doing names our own step while one runs, for error messages."""
     request = ctx.request
+    seconds = response['seconds']
+    started = time.monotonic()
     exec(compile(request.source, request.path, 'exec'), module.__dict__)
     function = block_function(ctx)
     upstream = []
@@ -180,8 +186,10 @@ def execute(ctx, module, logger, response):
     ctx.doing = None
     args, kwargs = fit_call(function, upstream, block_kwargs(request, logger))
     del upstream
+    seconds['read'] = time.monotonic() - started
     result = function(*args, **kwargs)
     del args  # the upstream DataFrames, unless the block kept them
+    seconds['run'] = time.monotonic() - started - seconds['read']
     if request.kind in ('sensor', 'conditional'):
         response['result'] = bool(result)
         return result
@@ -191,9 +199,11 @@ def execute(ctx, module, logger, response):
             ctx.log.add_event('note: the block returned no DataFrame; no output table was created')
         else:
             ctx.doing = 'writing the output of block "%s" to %s' % (request.block, request.output)
+            started = time.monotonic()
             rows, columns = tables.write_output(ctx.database, frame, request.output,
                                                 request.output_unlogged)
             response['rows'], response['columns'] = rows, columns
+            seconds['write'] = time.monotonic() - started
             ctx.doing = None
     return result
 
@@ -218,7 +228,8 @@ def run_tests(ctx, output, logger):
 
 def run_block(plpy, request_json):
     """Runs one block (see the module comment); returns the response as JSON text."""
-    response = {'rows': None, 'columns': [], 'log': [], 'tests': [], 'error': None}
+    response = {'rows': None, 'columns': [], 'log': [], 'tests': [], 'error': None,
+                'seconds': {'read': 0.0, 'run': 0.0, 'write': 0.0, 'tests': 0.0}}
     try:
         request = Request(json.loads(request_json))
     except (ValueError, TypeError) as e:
@@ -237,7 +248,9 @@ def run_block(plpy, request_json):
             response['error'] = errors.describe(e, request.path, ctx.doing)
             response['rows'], response['columns'] = None, []
         else:
+            started = time.monotonic()
             response['tests'] = run_tests(ctx, output, logger)
+            response['seconds']['tests'] = time.monotonic() - started
         del output
     response['log'] = log.result()
     del ctx, module

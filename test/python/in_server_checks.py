@@ -354,10 +354,45 @@ def test_unchanged(output, *args):
         rows = sql(conn, 'SELECT "Text Column" IS NULL, "Text Column" = \'\', "Text Column" FROM pyt.tricky')
         self.assertEqual(rows[1:4], [(False, True, ''), (True, None, None), (False, False, 'comma, inside')])
         self.assertEqual(rows[7][2], '\\N')
+        self.assertEqual(sql(conn, "SELECT min(at)::text, max(at)::text, min(at_utc AT TIME ZONE 'UTC')::text, "
+                                   "max(at_utc AT TIME ZONE 'UTC')::text, count(*) FILTER (WHERE ratio IS NULL), "
+                                   "string_agg(ratio::text, ' ' ORDER BY ratio) FILTER (WHERE ratio::text IN "
+                                   "('-0', 'Infinity', '-Infinity', '5e-324')), max(\"Count\") FROM pyt.tricky"),
+                         [('2021-01-01 00:30:10', '2021-01-31 23:59:59.123456', '2020-12-31 22:30:10',
+                           '2021-06-01 00:00:00', 2, '-Infinity -0 5e-324 Infinity', 11 * 10 ** 12)])
         r = run(conn, {'kind': 'transformer', 'block': 'same', 'source': checker, 'output': rel('same'),
                        'upstream': [{'name': 'tricky', 'relation': rel('tricky')}]})
         self.assertIsNone(r['error'])
         self.assertEqual(r['tests'][0]['passed'], True, r['tests'][0]['message'])
+
+
+    def test_append_into_other_column_types_goes_through_input_functions(self):
+        # Buffers that do not match the table's types exactly go as CSV, for COPY's input
+        # functions: int64 into integer, float64 into numeric, bool into text, a timestamp into
+        # timestamptz (read as UTC), date objects into date.
+        conn = connect()
+        sql(conn, 'DROP SCHEMA IF EXISTS casts CASCADE; CREATE SCHEMA casts; CREATE TABLE casts.t '
+                  '("text column" varchar(40), count integer, ratio numeric, flag text, at timestamptz, '
+                  'at_utc timestamptz, day date)')
+        source = TRICKY_FRAME + '''
+import datetime
+from mage_ai.io.postgres import Postgres
+from mage_ai.data_preparation.decorators import data_exporter
+
+@data_exporter
+def export(*args, **kwargs):
+    frame = tricky()
+    frame['Count'] = frame['Count'] // 10 ** 12
+    frame['day'] = [datetime.date(2021, 1, i + 1) for i in range(len(frame))]
+    Postgres().export(frame, 'casts', 't', if_exists='append')
+'''
+        r = run(conn, {'kind': 'data_exporter', 'block': 'casts', 'source': source})
+        self.assertIsNone(r['error'])
+        self.assertEqual(sql(conn, "SELECT count(*), count(*) FILTER (WHERE \"text column\" = ''), sum(count), "
+                                   "string_agg(ratio::text, ' ' ORDER BY ratio) FILTER (WHERE ratio IN (0, 'Infinity')), "
+                                   "string_agg(DISTINCT flag, ' '), min(at AT TIME ZONE 'UTC')::text, max(day)::text "
+                                   "FROM casts.t"),
+                         [(12, 1, 54, '0 Infinity', 'f t', '2021-01-01 00:30:10', '2021-01-12')])
 
 
 class MoreBlocksTest(unittest.TestCase):

@@ -5,19 +5,22 @@
 # test/python/in_server_checks.py, which drives pipeline._python_block with the seed's blocks
 # (test/fixtures/mage_python). Ends with the server log check.
 #
-#   PGBIN=$(/work/tools/pgtree.sh python) test/python/run_in_server.sh [--rows N] [--no-build] [--keep]
+#   PGBIN=$(/work/tools/pgtree.sh python) test/python/run_in_server.sh [--rows N] [--measure] [--no-build] [--keep]
 #
 # --rows N     rows of the generated taxi file (default 20000)
+# --measure    instead of the checks, time the three blocks and report each backend's peak
+#              memory (test/python/measure_taxi.py); use with --rows 1369765 for a full month
 # --no-build   use what is installed already
 # --keep       leave the cluster and the HTTP server running afterwards
 set -euo pipefail
 export PGPIPE_TMP=${PGPIPE_TMP:-/tmp/pgpy} PGPIPE_PORT=${PGPIPE_PORT:-54339} PGPIPE_HTTP_PORT=${PGPIPE_HTTP_PORT:-54340}
 source "$(dirname "$0")/../../scripts/lib.sh"
 PY=/usr/bin/python3  # the interpreter PL/Python embeds, with pandas
-rows=20000 build=1 keep=0
+rows=20000 build=1 keep=0 measure=0
 while [ $# -gt 0 ]; do
   case $1 in
     --rows) rows=$2; shift 2 ;;
+    --measure) measure=1; shift ;;
     --no-build) build=0; shift ;;
     --keep) keep=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
@@ -58,10 +61,16 @@ say "installing plpython3u, pg_pipeline and python/install.sql"
 psql_q -c "SET client_min_messages = warning" -c "CREATE EXTENSION plpython3u" -c "CREATE EXTENSION pg_pipeline"
 psql_q -c "SET client_min_messages = warning" -f "$PGPIPE_ROOT/python/install.sql"
 
-say "running the blocks in the server ($rows rows)"
 status=0
-$PY "$PGPIPE_ROOT/test/python/in_server_checks.py" --project "$PGPIPE_TMP/fixtures/mage_python" \
-  --remote-project "$PGPIPE_TMP/remote_project" --http-port "$PGPIPE_HTTP_PORT" --rows "$rows" -v || status=1
+if [ $measure = 1 ]; then
+  say "measuring the blocks in the server ($rows rows)"
+  $PY "$PGPIPE_ROOT/test/python/measure_taxi.py" --project "$PGPIPE_TMP/fixtures/mage_python" \
+    --http-port "$PGPIPE_HTTP_PORT" --rows "$rows" || status=1
+else
+  say "running the blocks in the server ($rows rows)"
+  $PY "$PGPIPE_ROOT/test/python/in_server_checks.py" --project "$PGPIPE_TMP/fixtures/mage_python" \
+    --remote-project "$PGPIPE_TMP/remote_project" --http-port "$PGPIPE_HTTP_PORT" --rows "$rows" -v || status=1
+fi
 
 say "server log check"
 if grep -E "terminated by signal|leaked|WARNING" "$PGPIPE_TMP/server.log"; then
