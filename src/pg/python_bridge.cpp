@@ -210,11 +210,15 @@ void FormatRow(ColumnsSource* s, int64 row) {
   appendStringInfoCharMacro(buf, '\n');
 }
 
-// Appends one row of the columns in COPY's binary format (big-endian, -1 length for NULL).
+// Appends one row of the columns in COPY's binary format (big-endian, -1 length for NULL),
+// writing straight into the buffer once it has room for the whole row.
 void FormatBinaryRow(ColumnsSource* s, int64 row) {
   StringInfo buf = &s->pending;
-  uint16 nfields = pg_hton16(static_cast<uint16>(s->ncolumns));
-  appendBinaryStringInfo(buf, reinterpret_cast<const char*>(&nfields), 2);
+  enlargeStringInfo(buf, 2 + 12 * s->ncolumns);  // fixed-width fields; strings make their own room
+  char* p = buf->data + buf->len;
+  auto put16 = [&p](uint16 v) { v = pg_hton16(v); memcpy(p, &v, 2); p += 2; };
+  auto put32 = [&p](uint32 v) { v = pg_hton32(v); memcpy(p, &v, 4); p += 4; };
+  put16(static_cast<uint16>(s->ncolumns));
   for (int c = 0; c < s->ncolumns; ++c) {
     InColumn* col = &s->columns[c];
     const char* string = nullptr;
@@ -228,31 +232,31 @@ void FormatBinaryRow(ColumnsSource* s, int64 row) {
       string_len = static_cast<uint32>(end ? static_cast<const char*>(end) - string : col->len - col->text_pos);
       col->text_pos += string_len + 1;
     }
-    uint32 length;
     if (col->nulls != nullptr && col->nulls[row]) {
-      length = pg_hton32(static_cast<uint32>(-1));
-      appendBinaryStringInfo(buf, reinterpret_cast<const char*>(&length), 4);
-      continue;
-    }
-    if (col->kind == kText) {
-      length = pg_hton32(string_len);
-      appendBinaryStringInfo(buf, reinterpret_cast<const char*>(&length), 4);
-      appendBinaryStringInfo(buf, string, static_cast<int>(string_len));
+      put32(static_cast<uint32>(-1));
+    } else if (col->kind == kText) {
+      buf->len = static_cast<int>(p - buf->data);
+      enlargeStringInfo(buf, 4 + static_cast<int>(string_len) + 12 * (s->ncolumns - c));
+      p = buf->data + buf->len;
+      put32(string_len);
+      memcpy(p, string, string_len);
+      p += string_len;
     } else if (col->kind == kBool) {
-      length = pg_hton32(1);
-      appendBinaryStringInfo(buf, reinterpret_cast<const char*>(&length), 4);
-      appendStringInfoCharMacro(buf, col->data[row] ? 1 : 0);
+      put32(1);
+      *p++ = col->data[row] ? 1 : 0;
     } else {
       uint64 v;
       memcpy(&v, col->data + 8 * row, 8);
       if (col->kind == kTimestamp || col->kind == kTimestampTz)
         v = static_cast<uint64>(static_cast<int64>(v) + kUnixEpochUsecs);
+      put32(8);
       v = pg_hton64(v);
-      length = pg_hton32(8);
-      appendBinaryStringInfo(buf, reinterpret_cast<const char*>(&length), 4);
-      appendBinaryStringInfo(buf, reinterpret_cast<const char*>(&v), 8);
+      memcpy(p, &v, 8);
+      p += 8;
     }
   }
+  buf->len = static_cast<int>(p - buf->data);
+  buf->data[buf->len] = '\0';
 }
 
 // Hands COPY the next formatted bytes, formatting a batch of rows when none are pending.
@@ -335,11 +339,12 @@ uint64 CopyInto(Oid relid, List* names, bool header, const char* null_string, Co
     add("null", null_string);
     add("encoding", GetDatabaseEncodingName());  // our text is in the server's encoding
   }
+  CopySource* outer = g_source;  // a COPY of ours under this one (from a trigger), if any
   g_source = source;
   CopyFromState cstate =
       BeginCopyFrom(pstate, rel, nullptr, nullptr, false, PythonCopyRead, names, options);
   uint64 rows = CopyFrom(cstate);
-  g_source = nullptr;
+  g_source = outer;
   EndCopyFrom(cstate);
   table_close(rel, NoLock);
   free_parsestate(pstate);

@@ -11,6 +11,7 @@ run_in_server.sh --measure:
 
 import argparse
 import json
+import os
 import threading
 import time
 
@@ -26,10 +27,20 @@ def memory_kb(pid, field):
     raise KeyError(field)
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time the process has used (less disturbed by a busy machine than
+    the wall clock)."""
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def measure(request):
-    """(seconds, VmHWM MB, peak RssAnon MB, RssShmem MB, response) of one block in a fresh backend."""
+    """(seconds, CPU seconds, VmHWM MB, peak RssAnon MB, RssShmem MB, response) of one block in
+    a fresh backend."""
     conn = checks.connect()
     pid = checks.scalar(conn, 'SELECT pg_backend_pid()')
+    cpu = cpu_seconds(pid)
     peak = [memory_kb(pid, 'RssAnon')]
     done = threading.Event()
 
@@ -46,9 +57,10 @@ def measure(request):
         done.set()
         sampler.join()
     seconds = time.monotonic() - started
+    cpu = cpu_seconds(pid) - cpu
     hwm, shmem = memory_kb(pid, 'VmHWM') / 1024, memory_kb(pid, 'RssShmem') / 1024
     conn.close()
-    return seconds, hwm, peak[0] / 1024, shmem, response
+    return seconds, cpu, hwm, peak[0] / 1024, shmem, response
 
 
 def main():
@@ -67,19 +79,20 @@ def main():
                        '@custom\ndef f(*args, **kwargs):\n    pass\n'}
     runs = [('(import only)', empty)] + [(name, project.request(name)) for name in
                                          ('load_api_data', 'transform_taxi_data', 'export_taxi_data_to_postgres')]
-    print('%-30s %9s %7s %7s %7s %7s %7s %7s %8s %7s' % ('block', 'rows', 'total s', 'read s', 'run s',
-                                                     'write s', 'tests s', 'VmHWM', 'RssAnon', 'Shmem'))
+    print('%-30s %9s %7s %7s %7s %7s %7s %7s %7s %8s %7s' % (
+        'block', 'rows', 'total s', 'cpu s', 'read s', 'run s', 'write s', 'tests s', 'VmHWM', 'RssAnon', 'Shmem'))
     for name, request in runs:
-        seconds, hwm, anon, shmem, r = measure(request)
+        seconds, cpu, hwm, anon, shmem, r = measure(request)
         if r['error']:
             raise SystemExit('%s failed: %s' % (name, json.dumps(r['error'], indent=1)))
         s = r['seconds']
-        print('%-30s %9s %7.1f %7.1f %7.1f %7.1f %7.1f %7.0f %8.0f %7.0f' % (
-            name, r['rows'] if r['rows'] is not None else '-', seconds, s['read'], s['run'],
+        print('%-30s %9s %7.1f %7.1f %7.1f %7.1f %7.1f %7.1f %7.0f %8.0f %7.0f' % (
+            name, r['rows'] if r['rows'] is not None else '-', seconds, cpu, s['read'], s['run'],
             s['write'], s['tests'], hwm, anon, shmem))
         for line in r['log']:
             print('    log: ' + line)
-    print('(memory in MB; RssAnon is the peak sampled during the block)')
+    print('(seconds: wall clock, cpu = the backend user+system time; memory in MB, RssAnon is '
+          'the peak sampled during the block; load average %.1f)' % os.getloadavg()[0])
 
 
 if __name__ == '__main__':
