@@ -15,6 +15,9 @@ Request (JSON object):
   io_config   {profile: {...}}: a profile with "pg_pipeline_remote": true is another server
   lowercase_columns  export() lower-cases column names (default true), as Mage's exporter does
   outputs     optional {block name: relation} for get_variable beyond the upstream blocks
+  memory_limit_mb  optional ceiling on the backend's private memory while the block runs
+              (limits.py): past it the block fails with MemoryError instead of the server
+              meeting the OOM killer
 
 Response: {"rows": n | null, "columns": [[name, pg type]], "log": [line], "tests": [{"name",
 "passed", "message", "line"}], "error": null | {"message", "detail", "line", "sqlstate"[, "hint"]},
@@ -26,6 +29,8 @@ top level).
 The block runs in a subtransaction: when it fails, whatever it wrote (its output table, its
 exports) is rolled back and the response carries the error; the caller's transaction goes on.
 Tests run after it, on what the block function returned (Mage calls test(output, *args)).
+A cancel, statement_timeout or termination is not a response: the statement fails with
+Postgres's own error (limits.py explains how it reaches Python code).
 """
 
 import contextlib
@@ -40,7 +45,7 @@ from datetime import datetime, timezone
 
 import pandas as pd
 
-from . import capture, context, errors, tables
+from . import capture, context, errors, limits, tables
 from .tables import PgPipelineError
 
 # The request's kind -> the decorator that marks the block function.
@@ -82,6 +87,7 @@ class Request:
         self.io_config = dict(data.get('io_config') or {})
         self.lowercase_columns = data.get('lowercase_columns', True) is not False
         self.outputs = dict(data.get('outputs') or {})
+        self.memory_limit_mb = data.get('memory_limit_mb')
         for u in self.upstream:
             self.outputs.setdefault(u.get('name'), u['relation'])
 
@@ -226,6 +232,26 @@ def run_tests(ctx, output, logger):
     return results
 
 
+def run_guarded(ctx, module, logger, response):
+    """Runs the block in a subtransaction, then its tests; fills response. A cancel that
+    reached our own SQL is raised again, for the statement to fail with it."""
+    request, output = ctx.request, None
+    try:
+        with ctx.plpy.subtransaction():
+            output = execute(ctx, module, logger, response)
+    except (Exception, SystemExit) as e:
+        if getattr(e, 'sqlstate', None) == '57014':  # query_canceled
+            raise
+        response['error'] = errors.describe(e, request.path, ctx.doing)
+        if isinstance(e, MemoryError) and request.memory_limit_mb:
+            response['error']['hint'] = 'The block may use %s MB (memory_limit_mb).' % request.memory_limit_mb
+        response['rows'], response['columns'] = None, []
+        return
+    started = time.monotonic()
+    response['tests'] = run_tests(ctx, output, logger)
+    response['seconds']['tests'] = time.monotonic() - started
+
+
 def run_block(plpy, request_json):
     """Runs one block (see the module comment); returns the response as JSON text."""
     response = {'rows': None, 'columns': [], 'log': [], 'tests': [], 'error': None,
@@ -240,18 +266,12 @@ def run_block(plpy, request_json):
     ctx = context.RunContext(plpy, request, log)
     with context.running(ctx), capture.capturing(log, request.block) as logger, \
             block_module(request) as module:
-        output = None
         try:
-            with plpy.subtransaction():
-                output = execute(ctx, module, logger, response)
-        except (Exception, SystemExit) as e:
-            response['error'] = errors.describe(e, request.path, ctx.doing)
-            response['rows'], response['columns'] = None, []
-        else:
-            started = time.monotonic()
-            response['tests'] = run_tests(ctx, output, logger)
-            response['seconds']['tests'] = time.monotonic() - started
-        del output
+            with limits.memory_limit(request.memory_limit_mb), limits.interruptible():
+                run_guarded(ctx, module, logger, response)
+        except limits.Interrupted:
+            plpy.execute('SELECT 1')  # Postgres acts on the pending interrupt: its error, or exit
+            plpy.error('block "%s" was interrupted' % request.block, sqlstate='57014')
     response['log'] = log.result()
     del ctx, module
     gc.collect()

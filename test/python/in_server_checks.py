@@ -13,6 +13,8 @@ import io
 import json
 import os
 import sys
+import threading
+import time
 import unittest
 
 import pandas as pd
@@ -475,6 +477,58 @@ def check(*args, **kwargs) -> bool:
         with self.assertRaisesRegex(psycopg2.errors.InsufficientPrivilege, 'permission denied for table closed'):
             self.as_bob("SELECT pipeline._copy_out('pyt.closed')")
         self.assertEqual(sql(self.conn, "SELECT pipeline._copy_in('pyt.guarded', 'a\n1\n')"), [(1,)])
+
+
+class LimitsTest(unittest.TestCase):
+    """Cancel and statement_timeout reach Python code; a memory ceiling turns into MemoryError."""
+
+    def block(self, body, **request):
+        """A custom block whose function runs body (indented lines)."""
+        source = ('import time\nimport numpy as np\nfrom mage_ai.data_preparation.decorators import custom\n'
+                  '@custom\ndef f(*args, **kwargs):\n' + body)
+        request.update(kind='custom', block='limits', source=source)
+        return request
+
+    def test_statement_timeout_stops_a_busy_loop(self):
+        conn = connect()
+        sql(conn, "SET statement_timeout = '1s'")
+        started = time.monotonic()
+        with self.assertRaisesRegex(psycopg2.errors.QueryCanceled, 'statement timeout'):
+            run(conn, self.block('    while True:\n        pass\n'))
+        self.assertLess(time.monotonic() - started, 10)
+        self.assertEqual(scalar(conn, 'SELECT 1'), 1)
+
+    def test_cancel_stops_a_sleeping_block(self):
+        conn, other = connect(), connect()
+        pid = scalar(conn, 'SELECT pg_backend_pid()')
+        result = {}
+
+        def call():
+            try:
+                run(conn, self.block('    time.sleep(600)\n'))
+            except psycopg2.Error as e:
+                result['error'] = e
+
+        caller = threading.Thread(target=call)
+        caller.start()
+        deadline = time.monotonic() + 30
+        while not scalar(other, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s AND query LIKE "
+                                "'%%_python_block%%' AND state = 'active'", (pid,)):
+            self.assertLess(time.monotonic(), deadline, 'the block did not start')
+            time.sleep(0.05)
+        started = time.monotonic()
+        self.assertTrue(scalar(other, 'SELECT pg_cancel_backend(%s)', (pid,)))
+        caller.join(30)
+        self.assertFalse(caller.is_alive(), 'the block did not stop')
+        self.assertIsInstance(result.get('error'), psycopg2.errors.QueryCanceled)
+        self.assertLess(time.monotonic() - started, 5)
+
+    def test_a_memory_ceiling_gives_memory_error(self):
+        conn = connect()
+        r = run(conn, self.block('    big = np.ones(10 ** 9)\n', memory_limit_mb=400))
+        self.assertTrue(r['error']['message'].startswith('MemoryError'), r['error'])
+        self.assertEqual(r['error']['hint'], 'The block may use 400 MB (memory_limit_mb).')
+        self.assertIsNone(run(conn, self.block('    big = np.ones(10 ** 7)\n'))['error'])  # and the limit is gone
 
 
 class RemoteProfileTest(unittest.TestCase):
