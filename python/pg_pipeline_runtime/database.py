@@ -39,7 +39,8 @@ def literal(text):
 
 
 def strip_query(query):
-    """A query without surrounding blanks and trailing semicolons, to nest it in other SQL."""
+    """A query without surrounding blanks and trailing semicolons, to nest it in other SQL
+    (where it is followed by a line break, in case it ends in a -- comment)."""
     return query.strip().rstrip(';').strip()
 
 
@@ -170,7 +171,7 @@ class RemoteDatabase:
         """A query's rows as a DataFrame, through COPY TO STDOUT into a temporary file."""
         query = strip_query(query)
         with self.conn.cursor() as cur:
-            cur.execute('SELECT * FROM (%s) AS pg_pipeline_load LIMIT 0' % query)
+            cur.execute('SELECT * FROM (%s\n) AS pg_pipeline_load LIMIT 0' % query)
             names = [d.name for d in cur.description]
             oids = [d.type_code for d in cur.description]
             cur.execute("SELECT t.oid, format_type(CASE WHEN t.typtype = 'd' THEN t.typbasetype "
@@ -178,7 +179,7 @@ class RemoteDatabase:
             type_names = dict(cur.fetchall())
             null = csvio.random_read_null()
             with tempfile.TemporaryFile() as spool:
-                cur.copy_expert('COPY (%s) TO STDOUT WITH (FORMAT csv, HEADER true, NULL %s)'
+                cur.copy_expert('COPY (%s\n) TO STDOUT WITH (FORMAT csv, HEADER true, NULL %s)'
                                 % (query, literal(null)), spool, size=1 << 20)
                 spool.seek(0)
                 described = [(n, type_names.get(o, 'text')) for n, o in zip(names, oids)]

@@ -37,6 +37,7 @@ import contextlib
 import gc
 import inspect
 import json
+import linecache
 import os
 import sys
 import time
@@ -157,11 +158,14 @@ def as_frame(result, request):
 @contextlib.contextmanager
 def block_module(request):
     """A fresh module for the block file, in sys.modules while it runs (dataclasses and pickle
-    look there); the project folder and its parent are importable meanwhile, as in Mage."""
+    look there) and its source in linecache; the project folder and its parent are importable
+    meanwhile, as in Mage."""
     name = 'pg_pipeline_block_' + ''.join(c if c.isalnum() else '_' for c in request.block)
     module = types.ModuleType(name)
     module.__file__ = request.path
     sys.modules[name] = module
+    # Tracebacks and warnings quote the user's lines from here; the file is not on this disk.
+    linecache.cache[request.path] = (len(request.source), None, request.source.splitlines(True), request.path)
     added = []
     if request.project_dir and os.path.isdir(request.project_dir):
         for folder in (os.path.dirname(os.path.abspath(request.project_dir)), request.project_dir):
@@ -174,6 +178,7 @@ def block_module(request):
         for folder in added:
             sys.path.remove(folder)
         sys.modules.pop(name, None)
+        linecache.cache.pop(request.path, None)
         module.__dict__.clear()  # drops the block's globals, and the DataFrames they hold
 
 

@@ -97,7 +97,7 @@ class Postgres:
         """The query's rows as a DataFrame."""
         query = strip_query(query_string)
         if limit is not None:
-            query = 'SELECT * FROM (%s) AS pg_pipeline_limited LIMIT %d' % (query, int(limit))
+            query = 'SELECT * FROM (%s\n) AS pg_pipeline_limited LIMIT %d' % (query, int(limit))
         db = self._database()
         frame = db.read_query(query)
         db.commit()
