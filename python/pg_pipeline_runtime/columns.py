@@ -12,6 +12,7 @@ datetime64[ns, UTC], and object columns of strings with NaN for NULL, as read_cs
 
 import codecs
 import struct
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -97,7 +98,8 @@ def frame_payloads(frame, rows=CHUNK_ROWS, encoding='utf-8'):
 
 
 def decode_chunk(chunk, encoding='utf-8'):
-    """One _copy_out_columns chunk: (rows, [(kind, values, mask or None)]), copied out of it."""
+    """One _copy_out_columns chunk: (rows, [(kind, values, mask or None)]); the arrays are views
+    of chunk, text a list of strings."""
     rows, ncolumns = struct.unpack_from('<II', chunk, 0)
     offset, out = 8, []
     for _ in range(ncolumns):
@@ -105,7 +107,7 @@ def decode_chunk(chunk, encoding='utf-8'):
         offset += 2
         mask = None
         if has_nulls:
-            mask = np.frombuffer(chunk, np.bool_, rows, offset).copy()
+            mask = np.frombuffer(chunk, np.bool_, rows, offset)
             offset += rows
         if kind == TEXT:
             (length,) = struct.unpack_from('<Q', chunk, offset)
@@ -114,63 +116,122 @@ def decode_chunk(chunk, encoding='utf-8'):
             offset += length
         else:
             width, dtype = (1, np.bool_) if kind == BOOL else (8, '<f8' if kind == FLOAT64 else '<i8')
-            values = np.frombuffer(chunk, dtype, rows, offset).copy()
+            values = np.frombuffer(chunk, dtype, rows, offset)
             offset += rows * width
         out.append((kind, values, mask))
     return rows, out
 
 
-def to_pandas(name, kind, values, mask):
-    """A column's values (ndarray, or list of strings) and NULL mask as a pandas array."""
-    if kind == INT64:
-        return pd.arrays.IntegerArray(values, mask)
-    if kind == BOOL:
-        return pd.arrays.BooleanArray(values, mask)
-    if kind == FLOAT64:
-        values[mask] = np.nan
-        return values
-    if kind in (TIMESTAMP, TIMESTAMPTZ):
-        present = values[~mask]
-        if len(present) and (present.min() < US_MIN or present.max() > US_MAX):
-            raise ColumnError('column "%s" holds timestamps outside the years 1677 to 2262, '
-                              "which pandas' datetime64[ns] cannot hold" % name)
-        ns = values * NS_PER_US
-        ns[mask] = np.iinfo(np.int64).min  # NaT
-        stamps = ns.view('datetime64[ns]')
-        if kind == TIMESTAMPTZ:
-            return pd.arrays.DatetimeArray(stamps, dtype=pd.DatetimeTZDtype(tz='UTC'))
-        return stamps
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    array[mask] = np.nan
-    return array
+class FrameBuilder:
+    """A DataFrame's columns filled chunk by chunk into arrays sized for the rows expected (grown
+    by half when more come), so that no column exists twice: the float64 columns share one 2D
+    block that becomes the DataFrame's own, and the others join it as they are."""
+
+    def __init__(self, kinds, capacity):
+        self.kinds = kinds
+        self.capacity = max(capacity, 1)
+        self.filled = 0
+        self.floats = [i for i, k in enumerate(kinds) if k == FLOAT64]
+        self.block_row = {c: r for r, c in enumerate(self.floats)}
+        self.block = np.empty((len(self.floats), self.capacity))
+        self.values = [None if k == FLOAT64 else self._empty(k, self.capacity) for k in kinds]
+        self.masks = [None] * len(kinds)  # made at the first NULL
+
+    @staticmethod
+    def _empty(kind, n):
+        """Room for n values of kind."""
+        return np.empty(n, dtype=object if kind == TEXT else np.bool_ if kind == BOOL else np.int64)
+
+    def _grow(self, needed):
+        """Makes room for at least needed rows, keeping what is filled."""
+        capacity = max(needed, int(self.capacity * 1.5))
+        block = np.empty((len(self.floats), capacity))
+        block[:, :self.filled] = self.block[:, :self.filled]
+        self.block = block
+        for i, kind in enumerate(self.kinds):
+            for store in (self.values, self.masks):
+                if store[i] is not None:
+                    grown = np.zeros(capacity, bool) if store is self.masks else self._empty(kind, capacity)
+                    grown[:self.filled] = store[i][:self.filled]
+                    store[i] = grown
+        self.capacity = capacity
+
+    def append(self, rows, decoded):
+        """Copies one decoded chunk in."""
+        if self.filled + rows > self.capacity:
+            self._grow(self.filled + rows)
+        start, stop = self.filled, self.filled + rows
+        for i, (kind, values, mask) in enumerate(decoded):
+            if kind == FLOAT64:
+                self.block[self.block_row[i], start:stop] = values
+            else:
+                self.values[i][start:stop] = values
+            if mask is not None:
+                if self.masks[i] is None:
+                    self.masks[i] = np.zeros(self.capacity, bool)
+                self.masks[i][start:stop] = mask
+        self.filled = stop
+
+    def _column(self, i, name):
+        """Column i as a pandas array (NULLs as NA, NaN or NaT)."""
+        n, kind, values = self.filled, self.kinds[i], self.values[i]
+        mask = self.masks[i][:n] if self.masks[i] is not None else np.zeros(n, bool)
+        if kind == INT64:
+            return pd.arrays.IntegerArray(values[:n], mask)
+        if kind == BOOL:
+            return pd.arrays.BooleanArray(values[:n], mask)
+        if kind in (TIMESTAMP, TIMESTAMPTZ):
+            us = values[:n]
+            present = us[~mask]
+            if len(present) and (present.min() < US_MIN or present.max() > US_MAX):
+                raise ColumnError('column "%s" holds timestamps outside the years 1677 to 2262, '
+                                  "which pandas' datetime64[ns] cannot hold" % name)
+            us *= NS_PER_US
+            us[mask] = np.iinfo(np.int64).min  # NaT
+            stamps = us.view('datetime64[ns]')
+            if kind == TIMESTAMPTZ:
+                return pd.arrays.DatetimeArray(stamps, dtype=pd.DatetimeTZDtype(tz='UTC'))
+            return stamps
+        text = values[:n]
+        text[mask] = np.nan
+        return text
+
+    def frame(self, names):
+        """The DataFrame, its columns named names (duplicates allowed)."""
+        n = self.filled
+        if n < self.capacity:  # fewer rows than counted: let the spare room go
+            self.block = self.block[:, :n].copy()
+            self.values = [v[:n].copy() if v is not None else None for v in self.values]
+        block = self.block[:, :n]
+        for i in self.floats:
+            if self.masks[i] is not None:
+                block[self.block_row[i]][self.masks[i][:n]] = np.nan
+        if self.floats:
+            frame = pd.DataFrame(block.T, columns=[names[i] for i in self.floats], copy=False)
+        else:
+            frame = pd.DataFrame(index=pd.RangeIndex(n))
+        with warnings.catch_warnings():  # one block per column beyond the floats is intended
+            warnings.simplefilter('ignore', pd.errors.PerformanceWarning)
+            for i, name in enumerate(names):
+                if self.kinds[i] != FLOAT64:
+                    frame.insert(i, name, self._column(i, name), allow_duplicates=True)
+                    self.values[i] = self.masks[i] = None
+        return frame
 
 
-def frame_from_chunks(chunks, columns, encoding='utf-8'):
-    """A DataFrame from _copy_out_columns chunks of a relation whose columns are [(name, type)]:
-    each column's pieces are joined, then freed, one column at a time."""
-    pieces = [[] for _ in columns]
-    kinds = [None] * len(columns)
+def frame_from_chunks(chunks, columns, encoding='utf-8', expected_rows=0):
+    """A DataFrame from _copy_out_columns chunks of a relation whose columns are [(name, type)],
+    expected_rows long (a count, to size the arrays once; more or fewer rows are fine)."""
+    names = [name for name, _ in columns]
+    builder = None
     for chunk in chunks:
         rows, decoded = decode_chunk(chunk, encoding)
-        for i, (kind, values, mask) in enumerate(decoded):
-            kinds[i] = kind
-            pieces[i].append((values, mask if mask is not None else rows))
+        if builder is None:
+            builder = FrameBuilder([kind for kind, _, _ in decoded], max(expected_rows, rows))
+        builder.append(rows, decoded)
         del chunk, decoded
-    arrays = {}
-    for i, (name, pg_type) in enumerate(columns):
-        if not pieces[i]:
-            arrays[i] = pd.Series([], dtype=dtypes.pandas_kind(pg_type))
-            continue
-        if kinds[i] == TEXT:
-            values = [v for part, _ in pieces[i] for v in part]
-        else:
-            values = np.concatenate([part for part, _ in pieces[i]])
-        mask = np.concatenate([m if isinstance(m, np.ndarray) else np.zeros(m, dtype=bool)
-                               for _, m in pieces[i]])
-        pieces[i] = None
-        arrays[i] = to_pandas(name, kinds[i], values, mask)
-        del values, mask
-    frame = pd.DataFrame(arrays, copy=False)
-    frame.columns = [name for name, _ in columns]
-    return frame
+    if builder is None:
+        frame = pd.DataFrame({i: pd.Series([], dtype=dtypes.pandas_kind(t)) for i, (_, t) in enumerate(columns)})
+        frame.columns = names
+        return frame
+    return builder.frame(names)

@@ -95,12 +95,17 @@ class LocalDatabase:
         return total
 
     def read_relation(self, relation):
-        """relation's rows as a DataFrame, typed from its columns (dtypes.pandas_kind)."""
+        """relation's rows as a DataFrame, typed from its columns (dtypes.pandas_kind). A table
+        is counted first (a cheap scan beside the read), so its columns are allocated once."""
         described = self.columns(relation)
+        expected = 0
+        if self.scalar('SELECT relkind FROM pg_class WHERE oid = $1::regclass', (relation,)) in ('r', 'p', 'm'):
+            expected = self.scalar('SELECT count(*) FROM %s' % relation)
         plan = self._plan('SELECT pipeline._copy_out_columns($1::regclass) AS chunk', ['text'])
         cursor = self.plpy.cursor(plan, [relation])
         try:
-            return columns.frame_from_chunks((row['chunk'] for row in cursor), described, self.encoding())
+            return columns.frame_from_chunks((row['chunk'] for row in cursor), described,
+                                             self.encoding(), expected)
         finally:
             cursor.close()
 

@@ -12,8 +12,9 @@
 //       null_string; a value equal to it, empty, or holding a comma, quote, CR or LF is quoted.
 //   pipeline._copy_in_columns(target regclass, rows bigint, names text[], kinds text[],
 //                             data bytea[], nulls bytea[]) RETURNS bigint
-//       COPY FROM column buffers (what numpy holds), formatted here as CSV for COPY to parse
-//       with the target columns' input functions. Per column: its kind, its values, and one
+//       COPY FROM column buffers (what numpy holds), in COPY's binary format when every target
+//       column has exactly the buffer's type, else as CSV for COPY to parse with the target
+//       columns' input functions. Per column: its kind, its values, and one
 //       byte per row, 1 for NULL (or an empty bytea when none is NULL). Kinds and values,
 //       little-endian: i int64, f float64, b bool (1 byte), t timestamp and z timestamptz
 //       (int64 microseconds since 1970-01-01, UTC for z), s text (the rows' strings in the

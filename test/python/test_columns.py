@@ -96,6 +96,27 @@ class ReadTest(unittest.TestCase):
         self.assertTrue(pd.isna(frame['s'][1]))
         self.assertEqual(frame['s'][2], '')
 
+    def test_more_or_fewer_rows_than_expected(self):
+        chunks = [chunk(2, [('f', [1.0, 2.0], None), ('s', ['a', 'b'], None), ('i', [1, 2], [0, 1])]),
+                  chunk(1, [('f', [3.0], [1]), ('s', ['c'], [1]), ('i', [3], None)])]
+        described = [('f', 'double precision'), ('s', 'text'), ('i', 'bigint')]
+        for expected in (0, 1, 3, 1000):
+            frame = columns.frame_from_chunks(iter(chunks), described, expected_rows=expected)
+            self.assertEqual(frame['f'].tolist()[:2], [1.0, 2.0], expected)
+            self.assertTrue(np.isnan(frame['f'][2]))
+            self.assertEqual(frame['s'].tolist()[:2], ['a', 'b'])
+            self.assertTrue(pd.isna(frame['s'][2]))
+            self.assertEqual(frame['i'].tolist(), [1, pd.NA, 3])
+
+    def test_float_columns_are_one_block_in_table_order(self):
+        described = [('a', 'real'), ('b', 'bigint'), ('c', 'numeric'), ('d', 'text')]
+        frame = columns.frame_from_chunks(iter([chunk(1, [('f', [1.5], None), ('i', [2], None),
+                                                          ('f', [3.5], None), ('s', ['x'], None)])]),
+                                          described)
+        self.assertEqual(list(frame.columns), ['a', 'b', 'c', 'd'])
+        self.assertEqual(frame.iloc[0].tolist(), [1.5, 2, 3.5, 'x'])
+        self.assertEqual(sum(1 for b in frame._mgr.blocks if b.dtype == np.float64), 1)
+
     def test_no_chunks_give_typed_empty_columns(self):
         frame = columns.frame_from_chunks(iter([]), [('a', 'integer'), ('b', 'date'), ('c', 'text')])
         self.assertEqual((len(frame), [str(t) for t in frame.dtypes]), (0, ['Int64', 'datetime64[ns]', 'object']))
