@@ -33,6 +33,7 @@ A cancel, statement_timeout or termination is not a response: the statement fail
 Postgres's own error (limits.py explains how it reaches Python code).
 """
 
+import builtins
 import contextlib
 import gc
 import inspect
@@ -157,12 +158,17 @@ def as_frame(result, request):
 
 @contextlib.contextmanager
 def block_module(request):
-    """A fresh module for the block file, in sys.modules while it runs (dataclasses and pickle
-    look there) and its source in linecache; the project folder and its parent are importable
-    meanwhile, as in Mage."""
+    """A fresh module for the block file, with Mage's decorators among its builtins, in
+    sys.modules while it runs (dataclasses and pickle look there) and its source in linecache;
+    the project folder and its parent are importable meanwhile, as in Mage."""
     name = 'pg_pipeline_block_' + ''.join(c if c.isalnum() else '_' for c in request.block)
     module = types.ModuleType(name)
     module.__file__ = request.path
+    # The decorators are builtins of the block, not globals: Mage's `if 'transformer' not in
+    # globals()` preamble imports ours, and a file without it still finds them, as in Mage.
+    from mage_ai.data_preparation import decorators
+    module.__dict__['__builtins__'] = dict(vars(builtins), **{
+        d: getattr(decorators, d) for d in decorators.NAMES})
     sys.modules[name] = module
     # Tracebacks and warnings quote the user's lines from here; the file is not on this disk.
     linecache.cache[request.path] = (len(request.source), None, request.source.splitlines(True), request.path)

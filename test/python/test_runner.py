@@ -62,6 +62,28 @@ def f(*args, **kwargs):
         self.assertEqual(error['line'], 6)
         self.assertTrue(error['message'].startswith('SyntaxError'))
 
+    def test_decorators_are_builtins_not_globals(self):
+        source = '''imported = 'custom' not in globals()
+if 'custom' not in globals():
+    from mage_ai.data_preparation.decorators import custom
+
+@custom
+def f(*args, **kwargs):
+    print('imported' if imported else 'injected')
+'''
+        self.assertEqual(run(source)['log'], ['imported'])
+        bare = '''@custom
+def f(*args, **kwargs):
+    return 1
+
+@test
+def test_output(output, *args):
+    assert output == 1
+'''
+        response = run(bare)
+        self.assertIsNone(response['error'])
+        self.assertTrue(response['tests'][0]['passed'])
+
     def test_a_block_without_its_decorator(self):
         error = run('def f():\n    pass\n', kind='transformer')['error']
         self.assertEqual(error['message'], 'custom/b.py has no @transformer function')

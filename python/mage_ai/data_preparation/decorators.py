@@ -26,6 +26,9 @@ def _decorator(kind):
     return decorate
 
 
+NAMES = ('data_loader', 'transformer', 'data_exporter', 'custom', 'sensor', 'test', 'condition',
+         'callback', 'on_success', 'on_failure')
+
 data_loader = _decorator('data_loader')
 transformer = _decorator('transformer')
 data_exporter = _decorator('data_exporter')
