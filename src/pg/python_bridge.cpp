@@ -130,10 +130,20 @@ std::string FirstRecord(const char* data, size_t len) {
   return std::string(data, i);
 }
 
-// Appends one CSV field: quoted when empty, equal to null_string, or holding , " CR LF.
+// Whether a CSV field must be quoted: empty, equal to null_string, or holding , " CR LF. Reads
+// only len bytes (strings of _copy_in_columns are not NUL-terminated).
+bool NeedsQuotes(const char* value, size_t len, const char* null_string) {
+  if (len == 0 || (len == strlen(null_string) && memcmp(value, null_string, len) == 0)) return true;
+  for (size_t i = 0; i < len; ++i) {
+    char c = value[i];
+    if (c == ',' || c == '"' || c == '\r' || c == '\n') return true;
+  }
+  return false;
+}
+
+// Appends one CSV field, quoted when it must be.
 void AppendCsvField(StringInfo buf, const char* value, size_t len, const char* null_string) {
-  bool quote = len == 0 || strcmp(value, null_string) == 0 || strpbrk(value, ",\"\r\n");
-  if (!quote) {
+  if (!NeedsQuotes(value, len, null_string)) {
     appendBinaryStringInfo(buf, value, static_cast<int>(len));
     return;
   }
