@@ -68,6 +68,7 @@ class LineWriter:
             self.partial = ''
 
     def isatty(self):
+        """Not a terminal: no colours or progress bars."""
         return False
 
 
@@ -80,6 +81,7 @@ class LogHandler(logging.Handler):
         self.setFormatter(logging.Formatter('%(levelname)s %(message)s'))
 
     def emit(self, record):
+        """Adds the record's lines."""
         for line in self.format(record).split('\n'):
             self.log.add_event(line)
 
@@ -94,6 +96,7 @@ def capturing(log, name):
     logger.propagate = False
 
     def show(message, category, filename, lineno, file=None, line=None):
+        """warnings.showwarning, into the log."""
         log.add_event('warning: %s: %s (%s, line %s)' % (category.__name__, message, filename, lineno))
 
     try:

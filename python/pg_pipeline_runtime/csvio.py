@@ -64,6 +64,7 @@ class ChunkReader(io.TextIOBase):
         self._offset = 0
 
     def readable(self):
+        """It is."""
         return True
 
     def read(self, size=-1):

@@ -55,6 +55,7 @@ def interruptible():
     target, stop = threading.get_ident(), threading.Event()
 
     def watch():
+        """Polls the flags until the block ends or one is set."""
         while not stop.wait(POLL_SECONDS):
             if flags[0].value or flags[1].value:
                 _raise_in(target, Interrupted)

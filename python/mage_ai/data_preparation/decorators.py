@@ -12,11 +12,13 @@ def _decorator(kind):
     """The decorator that registers functions under kind."""
 
     def decorate(*args, **kwargs):
+        """@kind on a function, or @kind(...) returning the decorator."""
         if len(args) == 1 and not kwargs and callable(args[0]):
             context.registry().add(kind, args[0])
             return args[0]
 
         def register(function):
+            """Registers function and returns it."""
             context.registry().add(kind, function)
             return function
 

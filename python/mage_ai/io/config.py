@@ -46,6 +46,7 @@ def render_env_vars(text, environ):
     marker that reading the setting later reports."""
 
     def value(match):
+        """The text one {{ env_var(...) }} renders to."""
         name, default = match.group(2), match.group(4)
         if name in environ:
             return environ[name]
