@@ -11,7 +11,7 @@ PG_SRCS     = $(sort $(wildcard src/pg/*.cpp src/pg/*/*.cpp))
 OBJS        = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
 REGRESS      = $(basename $(notdir $(filter-out sql/pg_pipeline--%,$(sort $(wildcard sql/*.sql)))))
-REGRESS_OPTS = --outputdir=.tmp/regress --load-extension=pg_pipeline
+REGRESS_OPTS = --outputdir=.tmp/regress --load-extension=plpython3u --load-extension=pg_pipeline
 
 PG_CONFIG  ?= pg_config
 PGPIPE_WERROR ?= 1
@@ -30,6 +30,12 @@ SHLIB_LINK += -lcurl -lz -lyaml-cpp -lstdc++ -lpthread
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# The Python blocks' runtime (python/pg_pipeline_runtime, python/mage_ai) is installed beside the
+# extension's scripts: <sharedir>/extension/pg_pipeline/python.
+include python/install.mk
+install: install-python
+uninstall: uninstall-python
 
 # Core objects are compiled without the server include path: a Postgres header there cannot even
 # be found, on top of pg_free.hpp's #error.

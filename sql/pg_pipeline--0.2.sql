@@ -31,6 +31,16 @@ END
 $$;
 COMMENT ON ROLE pipeline_user IS 'may register, run and inspect its own pg_pipeline pipelines';
 
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'pipeline_python') THEN
+    CREATE ROLE pipeline_python NOLOGIN;
+  END IF;
+END
+$$;
+GRANT pipeline_user TO pipeline_python;
+COMMENT ON ROLE pipeline_python IS 'may also register and run pipelines with Python blocks, whose code runs as the server''s operating-system user: grant it only to roles trusted that far';
+
 CREATE SCHEMA pipeline;
 COMMENT ON SCHEMA pipeline IS 'pg_pipeline: the catalog of projects, pipelines, runs and their history, and its functions';
 -- 0.1 kept every role's staging here; 0.2 gives each role a staging schema of its own
@@ -102,7 +112,7 @@ CREATE TABLE pipeline.blocks (
   project     text NOT NULL REFERENCES pipeline.projects (name) ON UPDATE CASCADE,
   pipeline_id bigint REFERENCES pipeline.pipelines ON DELETE CASCADE,
   name        text NOT NULL,
-  type        text NOT NULL CHECK (type IN ('data_loader', 'transformer', 'data_exporter', 'sensor', 'conditional', 'callback')),
+  type        text NOT NULL CHECK (type IN ('data_loader', 'transformer', 'data_exporter', 'sensor', 'conditional', 'callback', 'custom')),
   definition  jsonb NOT NULL CHECK (jsonb_typeof(definition) = 'object'),
   yaml        text NOT NULL,
   owner       regrole NOT NULL DEFAULT current_user::regrole,
@@ -523,6 +533,40 @@ CREATE FUNCTION pipeline._boundary_selftest(kind text)
 RETURNS text LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'pipeline_boundary_selftest';
 COMMENT ON FUNCTION pipeline._boundary_selftest(text) IS 'exercises both directions of the C++/Postgres boundary (tests; superusers only)';
 
+-- Python blocks (src/pg/python/, python/README.md). The runtime's own entry point,
+-- pipeline._python_block, is PL/Python: pipeline.enable_python() makes it (below, when
+-- plpython3u is already here; else a superuser calls it later).
+CREATE FUNCTION pipeline.enable_python() RETURNS boolean LANGUAGE c VOLATILE
+  AS 'MODULE_PATHNAME', 'pipeline_enable_python';
+COMMENT ON FUNCTION pipeline.enable_python() IS
+  'superusers: make this database able to run Python blocks (PL/Python, then pipeline._python_block for members of pipeline_python); false when plpython3u cannot be created yet';
+CREATE FUNCTION pipeline._copy_in(target regclass, data text, header boolean DEFAULT true, null_string text DEFAULT '')
+RETURNS bigint LANGUAGE c VOLATILE SET datestyle = 'ISO, MDY' SET timezone = 'UTC'
+  AS 'MODULE_PATHNAME', 'pipeline_copy_in';
+COMMENT ON FUNCTION pipeline._copy_in(regclass, text, boolean, text) IS
+  'internal (Python blocks): COPY FROM one chunk of CSV text into target, as the caller; returns the rows';
+CREATE FUNCTION pipeline._copy_in_columns(target regclass, rows bigint, names text[], kinds text[], data bytea[], nulls bytea[])
+RETURNS bigint LANGUAGE c VOLATILE SET datestyle = 'ISO, MDY' SET timezone = 'UTC'
+  AS 'MODULE_PATHNAME', 'pipeline_copy_in_columns';
+COMMENT ON FUNCTION pipeline._copy_in_columns(regclass, bigint, text[], text[], bytea[], bytea[]) IS
+  'internal (Python blocks): COPY FROM a DataFrame''s column buffers into target, as the caller; returns the rows';
+CREATE FUNCTION pipeline._copy_out(relation regclass, null_string text DEFAULT '')
+RETURNS SETOF text LANGUAGE c VOLATILE
+  SET datestyle = 'ISO, MDY' SET timezone = 'UTC' SET intervalstyle = 'postgres' SET extra_float_digits = 1
+  AS 'MODULE_PATHNAME', 'pipeline_copy_out';
+COMMENT ON FUNCTION pipeline._copy_out(regclass, text) IS
+  'internal (Python blocks): the relation''s rows as CSV chunks, read as the caller';
+CREATE FUNCTION pipeline._copy_out_columns(relation regclass)
+RETURNS SETOF bytea LANGUAGE c VOLATILE
+  SET datestyle = 'ISO, MDY' SET timezone = 'UTC' SET intervalstyle = 'postgres' SET extra_float_digits = 1
+  AS 'MODULE_PATHNAME', 'pipeline_copy_out_columns';
+COMMENT ON FUNCTION pipeline._copy_out_columns(regclass) IS
+  'internal (Python blocks): the relation''s rows as column buffers for a DataFrame, read as the caller';
+CREATE FUNCTION pipeline._python_path() RETURNS text LANGUAGE c STABLE
+  AS 'MODULE_PATHNAME', 'pipeline_python_path';
+COMMENT ON FUNCTION pipeline._python_path() IS
+  'internal (Python blocks): the directory of the Python runtime PL/Python imports';
+
 CREATE FUNCTION pipeline._on_drop_extension() RETURNS event_trigger LANGUAGE c
   AS 'MODULE_PATHNAME', 'pipeline_on_drop_extension';
 COMMENT ON FUNCTION pipeline._on_drop_extension() IS
@@ -583,6 +627,13 @@ GRANT EXECUTE ON FUNCTION
   pipeline.load_csv(text, text, jsonb),
   pipeline.set_secret(text, text), pipeline.drop_secret(text), pipeline.secret(text), pipeline.env_var(text)
   TO pipeline_user;
+GRANT EXECUTE ON FUNCTION
+  pipeline._copy_in(regclass, text, boolean, text), pipeline._copy_in_columns(regclass, bigint, text[], text[], bytea[], bytea[]),
+  pipeline._copy_out(regclass, text), pipeline._copy_out_columns(regclass), pipeline._python_path()
+  TO pipeline_user;
+-- Python blocks now, when PL/Python is already in the database (pipeline._python_block joins the
+-- extension, executable by pipeline_python only).
+SELECT pipeline.enable_python() FROM pg_catalog.pg_extension WHERE extname = 'plpython3u';
 
 -------------------------------------------------------------------------------------------------
 -- 6. pg_dump, and what DROP EXTENSION must clean up first

@@ -37,13 +37,15 @@ def doc_rows(text, heading, first_cell_pattern):
 
 def check_functions(psql, text, problems):
     actual = {}
-    for name, result, lang, vol, strict, secdef, granted in query(psql, """
+    for name, result, lang, vol, strict, secdef, granted, python in query(psql, """
         SELECT format('pipeline.%s(%s)', p.proname, pg_get_function_arguments(p.oid)),
                pg_get_function_result(p.oid), l.lanname, p.provolatile, p.proisstrict, p.prosecdef,
-               has_function_privilege('pipeline_user', p.oid, 'EXECUTE')
+               has_function_privilege('pipeline_user', p.oid, 'EXECUTE'),
+               has_function_privilege('pipeline_python', p.oid, 'EXECUTE')
           FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
          WHERE p.pronamespace = 'pipeline'::regnamespace"""):
-        actual[name] = (result, LANGUAGES.get(lang, lang), VOLATILITY[vol], strict == "t", secdef == "t", granted == "t")
+        actual[name] = (result, LANGUAGES.get(lang, lang), VOLATILITY[vol], strict == "t", secdef == "t", granted == "t",
+                        python == "t")
     documented = {}
     for row in doc_rows(text, "## Functions", r"`pipeline\."):
         documented[row[0].strip("`")] = row
@@ -52,15 +54,18 @@ def check_functions(psql, text, problems):
     for name in sorted(set(documented) - set(actual)):
         problems.append(f"the functions table documents {name}, which does not exist")
     for name in sorted(set(actual) & set(documented)):
-        result, lang, vol, strict, secdef, granted = actual[name]
+        result, lang, vol, strict, secdef, granted, python = actual[name]
         _, returns, props, who = documented[name][:4]
         if not returns.startswith(f"`{result}`"):
             problems.append(f"{name} returns {result}, documented: {returns}")
         want = f"{lang}, `{vol}{' STRICT' if strict else ''}`"
         if not props.startswith(want) or ("not strict" in props) == strict or ("SECURITY DEFINER" in props) != secdef:
             problems.append(f"{name} is {want}{'' if strict else ', not strict'}{', SECURITY DEFINER' if secdef else ''}, documented: {props}")
-        if granted != ("`pipeline_user`" in who) or granted == ("not granted" in who):
-            problems.append(f"{name} is {'' if granted else 'not '}granted to pipeline_user, documented: {who}")
+        python_only = python and not granted  # (pipeline_python is a member of pipeline_user)
+        if granted != ("`pipeline_user`" in who) or python_only != who.startswith("`pipeline_python`") or \
+                (granted or python_only) == ("not granted" in who):
+            problems.append(f"{name} is {'' if granted else 'not '}granted to pipeline_user"
+                            f"{' but to pipeline_python' if python_only else ''}, documented: {who}")
 
 
 def check_gucs(psql, text, problems):

@@ -1,5 +1,5 @@
 """DataFrames as the column buffers of pipeline._copy_in_columns and _copy_out_columns (format
-in src/pg/python_bridge.hpp): numbers, booleans and timestamps travel as numpy's own bytes and
+in src/pg/python/bridge.hpp): numbers, booleans and timestamps travel as numpy's own bytes and
 NULL flags, everything else as strings; there is no CSV on the Python side, which is where
 pandas spent most of the time (to_csv / read_csv) and memory.
 

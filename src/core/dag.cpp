@@ -25,6 +25,7 @@ const char* MermaidShape(BlockType type, bool open) {
     case BlockType::kSensor: return open ? "([" : "])";
     case BlockType::kCallback: return open ? "((" : "))";
     case BlockType::kTransformer: return open ? "[" : "]";
+    case BlockType::kCustom: return open ? "[[" : "]]";
   }
   return open ? "[" : "]";
 }
@@ -37,6 +38,7 @@ const char* DotShape(BlockType type) {
     case BlockType::kSensor: return "ellipse";
     case BlockType::kCallback: return "oval";
     case BlockType::kTransformer: return "box";
+    case BlockType::kCustom: return "box3d";
   }
   return "box";
 }

@@ -414,7 +414,7 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
   static const std::vector<std::string> keys = {
       "name", "uuid", "type", "description", "upstream", "upstream_blocks", "downstream_blocks",
       "sql", "source", "target", "tests", "retry", "timeout", "materialize", "shared", "url",
-      "interval", "on_success", "on_failure", "trigger_rule"};
+      "interval", "on_success", "on_failure", "trigger_rule", "language", "python", "file"};
   std::vector<std::string> mage_keys;
   for (const auto& k : kMageBlockKeys)
     if (k != "name" && k != "retry_config") mage_keys.push_back(k);
@@ -431,10 +431,11 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
   if (!problem.empty())
     Fail(sqlstate::kInvalidName, "invalid block name \"" + b.name + "\"",
          r.Has("uuid") ? r.Get("uuid") : r.Get("name"), kIdentifierHint, problem);
-  if (r.Str("language", "sql") != "sql")
+  b.language = r.Str("language", "sql");
+  if (b.language != "sql" && b.language != "python")
     Fail(sqlstate::kInvalidParameterValue,
-         label + " is written in " + r.Str("language") + "; pg_pipeline runs SQL blocks only",
-         r.Get("language"), "Rewrite the block as SQL, or keep it in Mage.");
+         label + " is written in " + b.language + "; pg_pipeline runs SQL and Python blocks",
+         r.Get("language"), "Rewrite the block in SQL or Python, or keep it in Mage.");
   b.shared = r.Bool("shared", false);
   if (!r.Has("type")) {
     if (b.shared && !r.Has("sql") && !r.Has("source") && !r.Has("target")) {
@@ -490,6 +491,10 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
   b.on_success = r.Str("on_success");
   b.on_failure = r.Str("on_failure");
   b.trigger_rule = r.Choice("trigger_rule", "all_success", TriggerRuleNames());
+  b.python = r.Str("python");
+  b.file = r.Str("file");
+  // Mage's block configuration means something only to Python blocks (ignored on SQL ones).
+  if (b.language == "python" && r.Has("configuration")) b.configuration_json = YamlToJson(r.Get("configuration"));
   b.yaml = YAML::Dump(node);
   return b;
 }

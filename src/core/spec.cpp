@@ -17,20 +17,21 @@ const char* BlockTypeName(BlockType type) {
     case BlockType::kSensor: return "sensor";
     case BlockType::kConditional: return "conditional";
     case BlockType::kCallback: return "callback";
+    case BlockType::kCustom: return "custom";
   }
   return "unknown";
 }
 
 const std::vector<std::string>& BlockTypeNames() {
   static const std::vector<std::string> names = {"data_loader", "transformer", "data_exporter",
-                                                 "sensor", "conditional", "callback"};
+                                                 "sensor", "conditional", "callback", "custom"};
   return names;
 }
 
 std::optional<BlockType> ParseBlockType(const std::string& name) {
   static const BlockType types[] = {BlockType::kDataLoader, BlockType::kTransformer,
                                     BlockType::kDataExporter, BlockType::kSensor,
-                                    BlockType::kConditional, BlockType::kCallback};
+                                    BlockType::kConditional, BlockType::kCallback, BlockType::kCustom};
   for (BlockType t : types)
     if (name == BlockTypeName(t)) return t;
   return std::nullopt;

@@ -17,7 +17,9 @@ struct Position {
   std::string ToString() const;  // "line 3, column 5"
 };
 
-enum class BlockType { kDataLoader, kTransformer, kDataExporter, kSensor, kConditional, kCallback };
+// kCustom is Mage's custom block: Python only, its output (if it returns a DataFrame) read like
+// a transformer's.
+enum class BlockType { kDataLoader, kTransformer, kDataExporter, kSensor, kConditional, kCallback, kCustom };
 
 const char* BlockTypeName(BlockType type);
 std::optional<BlockType> ParseBlockType(const std::string& name);
@@ -106,6 +108,10 @@ struct BlockSpec {
   std::string yaml;             // the block's own YAML text, as stored for shared blocks
   std::string pin;              // a shared block: the hash of the definition it was resolved to
   std::string trigger_rule = "all_success";  // when it runs, given how its upstream blocks ended
+  std::string language = "sql";   // sql | python (a Mage Python block, run by PL/Python)
+  std::string python;             // python: the block file's text, run unchanged
+  std::string file;               // python: the file it came from ("transformers/x.py"), for messages
+  std::string configuration_json; // python: Mage's block configuration as JSON ("" none)
   Position where;
 };
 

@@ -183,6 +183,10 @@ std::string BlockToJson(const BlockSpec& b) {
       .StrIf("url", b.sensor_url);
   if (b.interval_s > 0) o.Num("interval", b.interval_s);
   if (b.trigger_rule != "all_success") o.Str("trigger_rule", b.trigger_rule);
+  if (b.language != "sql") {
+    o.Str("language", b.language).Str("python", b.python).StrIf("file", b.file);
+    if (!b.configuration_json.empty()) o.Raw("configuration", b.configuration_json);
+  }
   o.StrIf("on_success", b.on_success).StrIf("on_failure", b.on_failure)
       .Raw("position", PositionJson(b.where));
   return o.Done();

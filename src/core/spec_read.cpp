@@ -151,6 +151,10 @@ BlockSpec ReadBlock(const YAML::Node& node, size_t index) {
   b.shared = o.Bool("shared", false);
   b.pin = o.Str("pin");
   b.trigger_rule = o.Str("trigger_rule", "all_success");
+  b.language = o.Str("language", "sql");
+  b.python = o.Str("python");
+  b.file = o.Str("file");
+  if (o.Has("configuration")) b.configuration_json = YamlToJson(o.Get("configuration"));
   const auto& rules = TriggerRuleNames();
   if (std::find(rules.begin(), rules.end(), b.trigger_rule) == rules.end())
     Damaged(where + ".trigger_rule \"" + b.trigger_rule + "\" is not a trigger rule");

@@ -49,6 +49,27 @@ void CheckKeysForType(const BlockSpec& b) {
          "tests", "data_loader, transformer and data_exporter");
 }
 
+// A Python block is its file: what SQL blocks say in keys, its code does.
+void CheckPythonBlock(const BlockSpec& b) {
+  auto refuse = [&](bool present, const char* key) {
+    if (present)
+      Fail(sqlstate::kInvalidParameterValue,
+           "key \"" + std::string(key) + "\" of block \"" + b.name + "\" is only for SQL blocks; this block is Python",
+           b.where, "A Python block's code loads, transforms or exports; drop the key or write the block in SQL.");
+  };
+  refuse(!b.sql.empty(), "sql");
+  refuse(b.source.has_value(), "source");
+  refuse(b.target.has_value(), "target");
+  refuse(!b.materialize.empty(), "materialize");
+  refuse(!b.sensor_url.empty(), "url");
+  if (b.python.empty())
+    Fail(sqlstate::kInvalidParameterValue, "Python block \"" + b.name + "\" needs python, the block file's code",
+         b.where);
+  if (b.type == BlockType::kCallback)
+    Fail(sqlstate::kFeatureNotSupported, "callback block \"" + b.name + "\" is Python; callbacks run SQL only",
+         b.where, "Write on_success / on_failure in SQL.");
+}
+
 void CheckRequiredForType(const BlockSpec& b) {
   auto need = [&](bool ok, const std::string& what) {
     if (!ok)
@@ -56,6 +77,11 @@ void CheckRequiredForType(const BlockSpec& b) {
            std::string(BlockTypeName(b.type)) + " block \"" + b.name + "\" needs " + what,
            b.where);
   };
+  if (b.language == "python") return CheckPythonBlock(b);
+  if (!b.python.empty() || !b.file.empty())
+    Fail(sqlstate::kInvalidParameterValue,
+         "block \"" + b.name + "\" has python code but is not language: python", b.where,
+         "Add language: python.");
   switch (b.type) {
     case BlockType::kDataLoader:
       need(b.source.has_value() != !b.sql.empty(), "either a source or sql (exactly one)");
@@ -76,6 +102,9 @@ void CheckRequiredForType(const BlockSpec& b) {
       break;
     case BlockType::kCallback:
       need(!b.on_success.empty() || !b.on_failure.empty(), "on_success, on_failure or both");
+      break;
+    case BlockType::kCustom:
+      need(false, "language: python (custom blocks are Mage's Python blocks)");
       break;
   }
 }

@@ -1,5 +1,5 @@
 """Column buffers for pipeline._copy_in_columns / _copy_out_columns: what each pandas dtype is
-sent as, and chunks (built here the way src/pg/python_bridge.cpp builds them) read back into
+sent as, and chunks (built here the way src/pg/python/bridge.cpp builds them) read back into
 the agreed dtypes. test/python/run_in_server.sh runs both ends for real."""
 
 import datetime

@@ -70,9 +70,11 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual(render_env_vars("a: {{ env_var('X') }} {{ other }}", {'X': '1'}),
                          'a: 1 {{ other }}')
 
-    def test_unknown_profile_is_an_error(self):
-        with self.assertRaisesRegex(ConfigError, 'profile "prod" is not defined'):
-            ConfigFileLoader(self.path, 'prod')
+    def test_an_unknown_profile_is_this_database_until_a_setting_is_read(self):
+        loader = ConfigFileLoader(self.path, 'prod')  # Postgres.with_config needs no setting
+        self.assertFalse(loader.pg_pipeline_remote)
+        with self.assertRaisesRegex(ConfigError, 'profile "prod" is not defined .* no setting POSTGRES_HOST'):
+            loader['POSTGRES_HOST']
 
     def test_the_runs_io_config_wins_and_marks_remote(self):
         ctx = run_context({'dev': {'pg_pipeline_remote': True, 'POSTGRES_DBNAME': 'other'}})

@@ -3,7 +3,7 @@ a value that looks like the NULL marker, timestamps, booleans and floats survive
 
 COPY's reading rule is emulated by copy_fields (a quoted field is a value, an unquoted one
 equal to the NULL string is NULL), and the server's writing rule by server_csv (as
-src/pg/python_bridge.cpp writes: quote a value that is empty, equals the marker or holds
+src/pg/python/bridge.cpp writes: quote a value that is empty, equals the marker or holds
 , " CR LF). test/python/run_in_server.sh runs the real thing."""
 
 import io

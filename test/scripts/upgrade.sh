@@ -19,6 +19,7 @@ check() {  # check DESCRIPTION SQL-RETURNING-t
 
 psql_q -d $db -c "SET client_min_messages = warning" -c "DROP EXTENSION IF EXISTS pg_pipeline CASCADE" \
   -c "DROP SCHEMA IF EXISTS pipeline CASCADE" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" \
+  -c "CREATE EXTENSION IF NOT EXISTS plpython3u" \
   -c "DROP SCHEMA IF EXISTS alice_data CASCADE" -c "DROP DATABASE IF EXISTS fresh02" >/dev/null
 psql_q -d $db -c "DROP OWNED BY u01_alice" -c "DROP ROLE u01_alice" >/dev/null 2>&1 || true
 
@@ -59,13 +60,16 @@ check "the kept staging is recorded by OID, as its run's role's" \
 check "the 0.1 schedule became a schedule whose job fires it" \
   "SELECT s.variables = '{\"n\": 7}' AND s.owner = 'u01_alice'::regrole AND j.command = format('SELECT pipeline._fire_schedule(%s)', s.schedule_id)
      FROM pipeline.schedules s JOIN cron.job j USING (jobid)"
+check "with PL/Python in the database, the update made Python blocks runnable, by pipeline_python only" \
+  "SELECT has_function_privilege('pipeline_python', 'pipeline._python_block(jsonb)', 'EXECUTE')
+     AND NOT has_function_privilege('pipeline_user', 'pipeline._python_block(jsonb)', 'EXECUTE')"
 check "pipeline_user writes no catalog table any more" \
   "SELECT NOT has_table_privilege('pipeline_user', 'pipeline.runs', 'INSERT') AND NOT has_table_privilege('pipeline_user', 'pipeline.pipeline_versions', 'UPDATE')
      AND NOT has_schema_privilege('pipeline_user', 'pipeline_staging', 'CREATE')"
 
 # The same catalog as a fresh install, fact for fact.
 psql_q -d $db -c "CREATE DATABASE fresh02" >/dev/null
-psql_q -d fresh02 -c "CREATE EXTENSION pg_pipeline" >/dev/null
+psql_q -d fresh02 -c "CREATE EXTENSION plpython3u" -c "CREATE EXTENSION pg_pipeline" >/dev/null
 fingerprint=$root/test/fixtures/upgrade/fingerprint.sql
 diff <(psql_q -d $db -f "$fingerprint") <(psql_q -d fresh02 -f "$fingerprint") > "$PGPIPE_TMP/upgrade.diff" ||
   { head -40 "$PGPIPE_TMP/upgrade.diff"; fail "the upgraded catalog differs from a fresh 0.2 install (above)"; }

@@ -97,13 +97,18 @@ class ConfigFileLoader:
         if run_profile is not None:
             self.settings.update(run_profile)
             found = True
-        if not found:
-            raise ConfigError('io_config profile "%s" is not defined (looked in %s and in the '
-                              "pipeline's io_config)" % (profile, filepath))
+        # A profile defined nowhere is an empty one: for Postgres it means this database (the
+        # block's own transaction), which needs no setting; reading a setting from it fails
+        # naming the profile.
+        self.defined = found
 
     def __getitem__(self, key):
         name = _key(key)
         if name not in self.settings:
+            if not self.defined:
+                raise ConfigError('io_config profile "%s" is not defined (looked in %s and in the '
+                                  "pipeline's io_config), so it has no setting %s"
+                                  % (self.profile, self.filepath, name))
             raise KeyError('io_config profile "%s" has no setting %s' % (self.profile, name))
         value = self.settings[name]
         missing = MISSING_FOUND.search(value) if isinstance(value, str) else None

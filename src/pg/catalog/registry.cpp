@@ -21,6 +21,7 @@ extern "C" {
 #include "pg/boundary.hpp"
 #include "pg/catalog/registry.hpp"
 #include "pg/privilege.hpp"
+#include "pg/python/runtime.hpp"
 #include "pg/spi.hpp"
 #include "pg/subxact.hpp"
 
@@ -178,6 +179,10 @@ std::string RegisterPipeline(const std::string& yaml, const std::string& project
   ResolveSharedBlocks(spec, project);
   core::ValidatePipeline(spec);
   CheckColumnTypes(spec);
+  std::string python;
+  for (const auto& b : spec.blocks)
+    if (b.language == "python") python += (python.empty() ? "" : ", ") + b.name;
+  if (!python.empty()) RequirePython(caller, "pipeline \"" + spec.name + "\" has Python blocks (" + python + ")");
 
   auto existing = CatalogQuery(
       "SELECT p.pipeline_id, p.owner::oid, p.owner::text, v.yaml, v.spec::text FROM pipeline.pipelines p "

@@ -16,6 +16,7 @@ extern "C" {
 #include "pg/load/copy_bridge.hpp"
 #include "pg/run/blocks.hpp"
 #include "pg/run/publish.hpp"
+#include "pg/run/python_block.hpp"
 #include "pg/run/staging.hpp"
 #include "pg/run/state.hpp"
 #include "pg/run/tests.hpp"
@@ -128,6 +129,10 @@ AttemptResult ExecuteBlock(Run& run, const std::string& name) {
   const BlockSpec& b = run.Spec(name);
   AttemptResult result;
   result.rows_in = RowsIn(run, b);
+  if (b.language == "python" && b.type != BlockType::kConditional) {
+    RunPythonBlock(run, state, b, result);
+    return result;
+  }
   switch (b.type) {
     case BlockType::kDataLoader:
       Load(run, state, b, result);
@@ -140,13 +145,15 @@ AttemptResult ExecuteBlock(Run& run, const std::string& name) {
       state.relation = core::QualifiedName(b.target->schema, b.target->table);
       break;
     case BlockType::kConditional:
-      state.said_false = !EvaluateCondition(run, b);
+      state.said_false = b.language == "python" ? !PythonCondition(run, b, result) : !EvaluateCondition(run, b);
       result.log.push_back({"info", std::string("condition is ") +
                                         (state.said_false ? "false: downstream blocks are skipped" : "true")});
       break;
     case BlockType::kSensor:
     case BlockType::kCallback:
       break;  // RunSensor and RunCallback: they span several transactions
+    case BlockType::kCustom:
+      break;  // (Python only: above)
   }
   return result;
 }
@@ -160,7 +167,9 @@ AttemptResult RunSensor(Run& run, const BlockSpec& b) {
   for (int poll = 1;; ++poll) {
     bool ready = false;
     InTransaction([&] {
-      if (!b.sensor_url.empty())
+      if (b.language == "python")
+        ready = PythonCondition(run, b, result);
+      else if (!b.sensor_url.empty())
         ready = ProbeUrl(Render(run, b, b.sensor_url, "url of block \"" + b.name + "\""));
       else
         ready = EvaluateCondition(run, b);

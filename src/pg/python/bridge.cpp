@@ -1,4 +1,4 @@
-// COPY in and out for Python blocks, and where their runtime lives: see python_bridge.hpp.
+// COPY in and out for Python blocks, and where their runtime lives: see bridge.hpp.
 //
 // Into tables: _copy_in (CSV text) and _copy_in_columns (numpy buffers) both feed BeginCopyFrom
 // through COPY's data-source callback. In PG15 that callback has no user-data argument, so the
@@ -53,7 +53,7 @@ extern "C" {
 #include "core/error.hpp"
 #include "pg/boundary.hpp"
 #include "pg/fmgr_args.hpp"
-#include "pg/python_bridge.hpp"
+#include "pg/python/bridge.hpp"
 
 #ifdef WORDS_BIGENDIAN
 #error "the column buffers of Python blocks are little-endian (numpy's on this platform)"
@@ -69,7 +69,7 @@ constexpr long kMaxFetch = 10000;             // rows per SPI fetch, at most
 constexpr int64 kUnixEpochUsecs =             // 1970-01-01 in Postgres's microseconds (< 0):
     static_cast<int64>(UNIX_EPOCH_JDATE - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY;  // unix + this = pg
 
-// Column kinds of _copy_in_columns and _copy_out_columns (python_bridge.hpp).
+// Column kinds of _copy_in_columns and _copy_out_columns (bridge.hpp).
 constexpr char kInt64 = 'i', kFloat64 = 'f', kBool = 'b', kTimestamp = 't', kTimestampTz = 'z',
                kText = 's';
 
