@@ -11,6 +11,7 @@
 
 #include "core/dtypes.hpp"
 #include "core/error.hpp"
+#include "core/interrupts.hpp"
 #include "core/names.hpp"
 #include "core/spec_json.hpp"
 #include "core/validate.hpp"
@@ -445,16 +446,6 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
   return b;
 }
 
-YAML::Node LoadYaml(const std::string& yaml) {
-  try {
-    return YAML::Load(yaml);
-  } catch (const YAML::ParserException& e) {
-    throw Error(sqlstate::kSyntaxError,
-                "invalid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
-                    std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
-}
-
 PipelineSettings ParseSettings(const YAML::Node& node) {
   MapReader r(node, "settings", {"max_active_runs", "overlap", "timeout", "webhook_url"},
               {"triggers"}, nullptr);
@@ -468,8 +459,8 @@ PipelineSettings ParseSettings(const YAML::Node& node) {
 
 }  // namespace
 
-PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml) {
-  YAML::Node root = LoadYaml(yaml);
+PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml, const YamlLimits& limits) {
+  YAML::Node root = LoadBoundedYaml(yaml, limits, "the pipeline file");
   if (!root.IsDefined() || root.IsNull())
     throw Error(sqlstate::kInvalidParameterValue, "the pipeline file is empty");
   PipelineSpec spec;
@@ -495,8 +486,9 @@ PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml) {
     YAML::Node vars = r.Get("variables");
     if (!vars.IsMap())
       Fail(sqlstate::kInvalidParameterValue, "variables must map names to values", vars);
+    JsonLimits json_limits{EffectiveMaxTextBytes(limits, yaml.size()), limits.max_depth};
     for (auto it = vars.begin(); it != vars.end(); ++it)
-      spec.variables.push_back({it->first.Scalar(), YamlToJson(it->second)});
+      spec.variables.push_back({it->first.Scalar(), YamlToJson(it->second, json_limits)});
   }
   if (r.Has("settings")) spec.settings = ParseSettings(r.Get("settings"));
   if (!r.Has("blocks"))
@@ -505,19 +497,29 @@ PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml) {
   YAML::Node blocks = r.Get("blocks");
   if (!blocks.IsSequence() || blocks.size() == 0)
     Fail(sqlstate::kInvalidParameterValue, "blocks must be a non-empty list", blocks);
+  if (limits.max_blocks != 0 && blocks.size() > limits.max_blocks)
+    Fail(sqlstate::kProgramLimitExceeded,
+         "the pipeline has " + std::to_string(blocks.size()) + " blocks, more than the limit of " +
+             std::to_string(limits.max_blocks),
+         blocks[limits.max_blocks], "Split it into pipelines that trigger each other.");
+  spec.blocks.reserve(blocks.size());
   size_t index = 0;
-  for (const auto& block : blocks) spec.blocks.push_back(ParseBlock(block, index++, &spec.notices));
+  InterruptPoller poller;
+  for (const auto& block : blocks) {
+    poller.Tick();
+    spec.blocks.push_back(ParseBlock(block, index++, &spec.notices));
+  }
   return spec;
 }
 
-SourceSpec ParseLoadOptionsJson(const std::string& json) {
-  YAML::Node root = LoadYaml(json.empty() ? "{}" : json);
+SourceSpec ParseLoadOptionsJson(const std::string& json, const YamlLimits& limits) {
+  YAML::Node root = LoadBoundedYaml(json.empty() ? "{}" : json, limits, "the load_csv options");
   if (root.IsNull()) root = YAML::Load("{}");
   return ParseSource(root, "");
 }
 
-BlockSpec ParseBlockYaml(const std::string& yaml) {
-  YAML::Node root = LoadYaml(yaml);
+BlockSpec ParseBlockYaml(const std::string& yaml, const YamlLimits& limits) {
+  YAML::Node root = LoadBoundedYaml(yaml, limits, "the block");
   return ParseBlock(root, 0, nullptr);
 }
 
@@ -528,8 +530,8 @@ std::string SharedBlockYaml(const BlockSpec& block) {
   return YAML::Dump(node);
 }
 
-PipelineSpec ParsePipelineYaml(const std::string& yaml) {
-  PipelineSpec spec = ParsePipelineYamlUnvalidated(yaml);
+PipelineSpec ParsePipelineYaml(const std::string& yaml, const YamlLimits& limits) {
+  PipelineSpec spec = ParsePipelineYamlUnvalidated(yaml, limits);
   ValidatePipeline(spec);
   return spec;
 }

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <regex>
 
+#include "core/error.hpp"
+#include "core/interrupts.hpp"
 #include "core/pg_free.hpp"
 
 namespace pgpipe::core {
@@ -120,22 +122,10 @@ std::string JsonString(const std::string& s) {
   return out + "\"";
 }
 
-std::string YamlToJson(const YAML::Node& node) {
-  if (!node.IsDefined() || node.IsNull()) return "null";
-  if (node.IsSequence()) {
-    std::string out = "[";
-    for (size_t i = 0; i < node.size(); ++i) out += (i ? "," : "") + YamlToJson(node[i]);
-    return out + "]";
-  }
-  if (node.IsMap()) {
-    std::string out = "{";
-    bool first = true;
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      out += (first ? "" : ",") + JsonString(it->first.Scalar()) + ":" + YamlToJson(it->second);
-      first = false;
-    }
-    return out + "}";
-  }
+namespace {
+
+// A YAML scalar as a JSON value.
+std::string ScalarJson(const YAML::Node& node) {
   const std::string& v = node.Scalar();
   if (node.Tag() == "!") return JsonString(v);  // quoted in the file: always a string
   static const std::regex integer("[-+]?[0-9]+");
@@ -156,6 +146,71 @@ std::string YamlToJson(const YAML::Node& node) {
     return JsonNumber(v);
   }
   return JsonString(v);
+}
+
+// Appends JSON to one string, throwing as soon as it is over the byte or depth limit.
+class JsonWriter {
+ public:
+  explicit JsonWriter(const JsonLimits& limits) : limits_(limits) {}
+
+  // Writes `node` and everything under it; `depth` counts the collections around it.
+  void Write(const YAML::Node& node, size_t depth) {
+    poller_.Tick();
+    if (!node.IsDefined() || node.IsNull()) return Put("null", node);
+    if (node.IsScalar()) return Put(ScalarJson(node), node);
+    if (depth >= limits_.max_depth)
+      throw Error(sqlstate::kProgramLimitExceeded,
+                  "a YAML value nests deeper than " + std::to_string(limits_.max_depth) +
+                      " levels" + At(node));
+    bool map = node.IsMap();
+    Put(map ? "{" : "[", node);
+    bool first = true;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (!first) Put(",", node);
+      first = false;
+      if (map) {
+        Put(JsonString(it->first.Scalar()) + ":", it->first);
+        Write(it->second, depth + 1);
+      } else {
+        Write(*it, depth + 1);
+      }
+    }
+    Put(map ? "}" : "]", node);
+  }
+
+  std::string Take() { return std::move(out_); }
+
+ private:
+  // Appends `text` produced for `node`.
+  void Put(const std::string& text, const YAML::Node& node) {
+    if (out_.size() + text.size() > limits_.max_bytes)
+      throw Error(sqlstate::kProgramLimitExceeded,
+                  "a YAML value converts to more than " + std::to_string(limits_.max_bytes) +
+                      " bytes of JSON (anchors and aliases count each time they are used)" +
+                      At(node));
+    out_ += text;
+  }
+
+  // " at line L, column C" of a node, or "" when it has no position.
+  static std::string At(const YAML::Node& node) {
+    YAML::Mark mark = node.Mark();
+    if (mark.is_null()) return "";
+    return " at line " + std::to_string(mark.line + 1) + ", column " +
+           std::to_string(mark.column + 1);
+  }
+
+  const JsonLimits& limits_;
+  std::string out_;
+  InterruptPoller poller_;
+};
+
+}  // namespace
+
+// Walks the node with a writer that enforces the limits.
+std::string YamlToJson(const YAML::Node& node, const JsonLimits& limits) {
+  JsonWriter writer(limits);
+  writer.Write(node, 0);
+  return writer.Take();
 }
 
 std::string BlockToJson(const BlockSpec& b) {
