@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <set>
 #include <stdexcept>
+#include <string_view>
 
 #include "core/dtypes.hpp"
 #include "core/error.hpp"
@@ -51,18 +52,20 @@ std::string Join(const std::vector<std::string>& items, const char* sep = ", ") 
   return out;
 }
 
-// A YAML mapping read against a table of the keys it may hold.
+// A YAML mapping read against a table of the keys it may hold. Its entries are indexed once:
+// yaml-cpp's node[key] scans the mapping decoding every key into a new string, and on a
+// non-const node it adds the missing key (to a node that aliases may share).
 class MapReader {
  public:
-  MapReader(const YAML::Node& node, std::string what, std::vector<std::string> allowed,
-            std::vector<std::string> mage_ignored, std::vector<std::string>* notices)
+  MapReader(const YAML::Node& node, std::string what, const std::vector<std::string>& allowed,
+            const std::vector<std::string>& mage_ignored, std::vector<std::string>* notices)
       : node_(node), what_(std::move(what)) {
     if (!node.IsMap()) Fail(sqlstate::kSyntaxError, what_ + " must be a mapping", node);
-    std::set<std::string> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
       const std::string key = it->first.Scalar();
-      if (!seen.insert(key).second)
+      if (Find(key) != nullptr)
         Fail(sqlstate::kSyntaxError, "duplicate key \"" + key + "\" in " + what_, it->first);
+      entries_.push_back({key, it->first, it->second});
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
       if (std::find(mage_ignored.begin(), mage_ignored.end(), key) != mage_ignored.end()) {
         if (notices && std::find(notices->begin(), notices->end(), key) == notices->end())
@@ -74,15 +77,28 @@ class MapReader {
     }
   }
 
-  bool Has(const char* key) const { return node_[key].IsDefined() && !node_[key].IsNull(); }
-  YAML::Node Get(const char* key) const { return node_[key]; }
+  // Present and not null.
+  bool Has(const char* key) const {
+    const Entry* e = Find(key);
+    return e != nullptr && !e->value.IsNull();
+  }
+  // The value under `key`, or an undefined node.
+  YAML::Node Get(const char* key) const {
+    const Entry* e = Find(key);
+    return e != nullptr ? e->value : YAML::Node(YAML::NodeType::Undefined);
+  }
+  // The key node itself (for positions), or an undefined node.
+  YAML::Node KeyNode(const char* key) const {
+    const Entry* e = Find(key);
+    return e != nullptr ? e->key : YAML::Node(YAML::NodeType::Undefined);
+  }
   const YAML::Node& node() const { return node_; }
   const std::string& what() const { return what_; }
 
   // The scalar under `key`, or `fallback` when absent.
   std::string Str(const char* key, const std::string& fallback = {}) const {
     if (!Has(key)) return fallback;
-    YAML::Node value = node_[key];
+    YAML::Node value = Get(key);
     if (!value.IsScalar())
       Fail(sqlstate::kInvalidParameterValue,
            "key \"" + std::string(key) + "\" in " + what_ + " must be a single value", value);
@@ -96,7 +112,7 @@ class MapReader {
     std::string value = Str(key);
     if (value.empty())
       Fail(sqlstate::kInvalidParameterValue,
-           "key \"" + std::string(key) + "\" in " + what_ + " must not be empty", node_[key]);
+           "key \"" + std::string(key) + "\" in " + what_ + " must not be empty", Get(key));
     return value;
   }
 
@@ -108,7 +124,7 @@ class MapReader {
     Fail(sqlstate::kInvalidParameterValue,
          "key \"" + std::string(key) + "\" in " + what_ + " must be true or false, not \"" + v +
              "\"",
-         node_[key]);
+         Get(key));
   }
 
   int64_t Int(const char* key, int64_t fallback, int64_t min_value = 0) const {
@@ -123,7 +139,7 @@ class MapReader {
     Fail(sqlstate::kInvalidParameterValue,
          "key \"" + std::string(key) + "\" in " + what_ + " must be a whole number of at least " +
              std::to_string(min_value) + ", not \"" + v + "\"",
-         node_[key]);
+         Get(key));
   }
 
   double Seconds(const char* key, double fallback) const {
@@ -135,7 +151,7 @@ class MapReader {
       Fail(sqlstate::kInvalidParameterValue,
            "key \"" + std::string(key) + "\" in " + what_ + " must be a duration such as 30s, " +
                "5m or 1h, not \"" + v + "\"",
-           node_[key]);
+           Get(key));
     }
   }
 
@@ -143,7 +159,7 @@ class MapReader {
   std::vector<std::string> Names(const char* key) const {
     std::vector<std::string> out;
     if (!Has(key)) return out;
-    YAML::Node value = node_[key];
+    YAML::Node value = Get(key);
     if (value.IsScalar()) {
       out.push_back(value.Scalar());
     } else if (value.IsSequence()) {
@@ -169,13 +185,27 @@ class MapReader {
       Fail(sqlstate::kInvalidParameterValue,
            "key \"" + std::string(key) + "\" in " + what_ + " must be one of " + Join(choices) +
                ", not \"" + v + "\"",
-           node_[key], DidYouMean(v, choices));
+           Get(key), DidYouMean(v, choices));
     return v;
   }
 
  private:
+  struct Entry {
+    std::string name;
+    YAML::Node key;
+    YAML::Node value;
+  };
+
+  // The entry named `key` (a mapping holds a handful of keys: a scan is fastest).
+  const Entry* Find(std::string_view key) const {
+    for (const Entry& e : entries_)
+      if (e.name == key) return &e;
+    return nullptr;
+  }
+
   YAML::Node node_;
   std::string what_;
+  std::vector<Entry> entries_;
 };
 
 // Mage keys with no meaning here; accepted so Mage's metadata.yaml files load unchanged.

@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "core/dag.hpp"
 #include "core/error.hpp"
+#include "core/interrupts.hpp"
 #include "core/names.hpp"
 #include "core/template.hpp"
 #include "core/pg_free.hpp"
@@ -22,9 +24,17 @@ std::string At(const Position& p) { return p.line ? " at " + p.ToString() : ""; 
   throw Error(state, message + At(where), "", hint);
 }
 
-void AddUnique(std::vector<std::string>& list, const std::string& name) {
-  if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
-}
+// What validation looks up per block and per link, built once so every check is a hash
+// lookup: the blocks by name, and each block's upstream names as a set.
+struct Links {
+  std::unordered_map<std::string, size_t> index;
+  std::vector<std::unordered_set<std::string>> upstream;
+
+  bool IsBlock(const std::string& name) const { return index.count(name) != 0; }
+  bool IsUpstream(size_t block, const std::string& name) const {
+    return upstream[block].count(name) != 0;
+  }
+};
 
 // The keys each block type may use beyond name/type/description/upstream/tests/retry/timeout.
 void CheckKeysForType(const BlockSpec& b) {
@@ -81,7 +91,7 @@ void CheckRequiredForType(const BlockSpec& b) {
 }
 
 // Checks the {{ }} placeholders of one template: a bare name that is a block must be upstream.
-void CheckTemplate(const PipelineSpec& spec, const BlockSpec& b, const std::string& text,
+void CheckTemplate(const Links& links, size_t block, const BlockSpec& b, const std::string& text,
                    const std::string& what, bool self_allowed) {
   if (text.empty()) return;
   for (const auto& piece : ScanTemplate(text, what)) {
@@ -95,8 +105,7 @@ void CheckTemplate(const PipelineSpec& spec, const BlockSpec& b, const std::stri
     if (piece.text == b.name)
       Fail(sqlstate::kInvalidParameterValue,
            what + " refers to its own block; use {{ self }} in tests", b.where);
-    if (spec.FindBlock(piece.text) &&
-        std::find(b.upstream.begin(), b.upstream.end(), piece.text) == b.upstream.end())
+    if (links.IsBlock(piece.text) && !links.IsUpstream(block, piece.text))
       Fail(sqlstate::kInvalidObjectDefinition,
            what + " reads block \"" + piece.text + "\", which is not upstream of \"" + b.name +
                "\"",
@@ -106,55 +115,79 @@ void CheckTemplate(const PipelineSpec& spec, const BlockSpec& b, const std::stri
 
 }  // namespace
 
+// Names, then links (downstream_blocks folded into upstream), then order, then each block;
+// linear in blocks, links and template placeholders.
 void ValidatePipeline(PipelineSpec& spec) {
-  std::vector<std::string> names;
-  std::set<std::string> seen;
-  for (const auto& b : spec.blocks) {
-    if (!seen.insert(b.name).second)
+  const size_t n = spec.blocks.size();
+  Links links;
+  links.index.reserve(n);
+  InterruptPoller poller;
+  for (size_t i = 0; i < n; ++i) {
+    poller.Tick();
+    const BlockSpec& b = spec.blocks[i];
+    if (!links.index.emplace(b.name, i).second)
       Fail(sqlstate::kDuplicateObject,
            "duplicate block name \"" + b.name + "\" in pipeline \"" + spec.name + "\"", b.where,
            "Block names must be unique within a pipeline.");
-    names.push_back(b.name);
   }
+  // The names, only for "did you mean" on an unknown link.
+  auto names = [&] {
+    std::vector<std::string> all;
+    for (const auto& b : spec.blocks) all.push_back(b.name);
+    return all;
+  };
   // Links: every named block exists; downstream_blocks become upstream links.
-  for (auto& b : spec.blocks) {
+  for (const auto& b : spec.blocks) {
+    poller.Tick();
     for (const auto& up : b.upstream)
-      if (!seen.count(up))
+      if (!links.IsBlock(up))
         Fail(sqlstate::kUndefinedObject,
              "block \"" + b.name + "\" names unknown upstream block \"" + up + "\"", b.where,
-             DidYouMean(up, names));
+             DidYouMean(up, names()));
     for (const auto& down : b.downstream)
-      if (!seen.count(down))
+      if (!links.IsBlock(down))
         Fail(sqlstate::kUndefinedObject,
              "block \"" + b.name + "\" names unknown downstream block \"" + down + "\"", b.where,
-             DidYouMean(down, names));
+             DidYouMean(down, names()));
   }
-  for (const auto& b : spec.blocks)
-    for (const auto& down : b.downstream)
-      for (auto& other : spec.blocks)
-        if (other.name == down) AddUnique(other.upstream, b.name);
+  links.upstream.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    // A name listed twice is one link.
+    BlockSpec& b = spec.blocks[i];
+    std::vector<std::string> unique;
+    for (auto& up : b.upstream)
+      if (links.upstream[i].insert(up).second) unique.push_back(std::move(up));
+    b.upstream = std::move(unique);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    for (const auto& down : spec.blocks[i].downstream) {
+      size_t other = links.index.at(down);
+      if (links.upstream[other].insert(spec.blocks[i].name).second)
+        spec.blocks[other].upstream.push_back(spec.blocks[i].name);
+    }
+  }
   for (auto& b : spec.blocks) b.downstream.clear();
   for (const auto& b : spec.blocks)
-    for (const auto& up : b.upstream)
-      for (auto& other : spec.blocks)
-        if (other.name == up) AddUnique(other.downstream, b.name);
+    for (const auto& up : b.upstream) spec.blocks[links.index.at(up)].downstream.push_back(b.name);
 
   TopologicalOrder(spec);  // throws naming the cycle
 
   std::map<std::string, std::string> publishers;
-  for (const auto& b : spec.blocks) {
+  for (size_t i = 0; i < n; ++i) {
+    poller.Tick();
+    const BlockSpec& b = spec.blocks[i];
     if (b.reference_only) continue;
     CheckKeysForType(b);
     CheckRequiredForType(b);
     const std::string label = "block \"" + b.name + "\"";
-    CheckTemplate(spec, b, b.sql, "sql of " + label, false);
-    if (b.source) CheckTemplate(spec, b, b.source->url, "url of " + label, false);
-    CheckTemplate(spec, b, b.sensor_url, "url of " + label, false);
-    CheckTemplate(spec, b, b.on_success, "on_success of " + label, false);
-    CheckTemplate(spec, b, b.on_failure, "on_failure of " + label, false);
-    for (size_t i = 0; i < b.tests.size(); ++i)
-      CheckTemplate(spec, b, b.tests[i].sql,
-                    "test " + std::to_string(i + 1) + " of " + label, true);
+    CheckTemplate(links, i, b, b.sql, "sql of " + label, false);
+    if (b.source) CheckTemplate(links, i, b, b.source->url, "url of " + label, false);
+    CheckTemplate(links, i, b, b.sensor_url, "url of " + label, false);
+    CheckTemplate(links, i, b, b.on_success, "on_success of " + label, false);
+    CheckTemplate(links, i, b, b.on_failure, "on_failure of " + label, false);
+    for (size_t t = 0; t < b.tests.size(); ++t)
+      CheckTemplate(links, i, b, b.tests[t].sql,
+                    "test " + std::to_string(t + 1) + " of " + label, true);
     if (b.target) {
       std::string key = b.target->schema + "." + b.target->table;
       auto [it, fresh] = publishers.emplace(key, b.name);
