@@ -14,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/interrupts.hpp"
 #include "core/names.hpp"
+#include "core/scalar_position.hpp"
 #include "core/spec_json.hpp"
 #include "core/validate.hpp"
 #include "core/pg_free.hpp"
@@ -22,6 +23,7 @@ namespace pgpipe::core {
 
 namespace {
 
+// The node's 1-based position, or line 0 when it has none.
 Position At(const YAML::Node& node) {
   if (!node.IsDefined()) return {};
   YAML::Mark mark = node.Mark();
@@ -35,17 +37,20 @@ bool IsScalarAt(const YAML::Node& node, const char* key) {
   return value.IsDefined() && value.IsScalar();
 }
 
+// " at line L, column C" of the node, or "" when it has no position.
 std::string AtText(const YAML::Node& node) {
   Position p = At(node);
   return p.line ? " at " + p.ToString() : "";
 }
 
+// Throws `message` with the node's position appended.
 [[noreturn]] void Fail(const std::string& state, const std::string& message,
                        const YAML::Node& node, const std::string& hint = {},
                        const std::string& detail = {}) {
   throw Error(state, message + AtText(node), detail, hint);
 }
 
+// The items separated by `sep`.
 std::string Join(const std::vector<std::string>& items, const char* sep = ", ") {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : sep) + item;
@@ -155,19 +160,21 @@ class MapReader {
     }
   }
 
-  // One name or a list of names.
-  std::vector<std::string> Names(const char* key) const {
+  // One name or a list of names; `at`, when given, receives where each was written.
+  std::vector<std::string> Names(const char* key, std::vector<Position>* at = nullptr) const {
     std::vector<std::string> out;
     if (!Has(key)) return out;
     YAML::Node value = Get(key);
     if (value.IsScalar()) {
       out.push_back(value.Scalar());
+      if (at) at->push_back(At(value));
     } else if (value.IsSequence()) {
       for (const auto& item : value) {
         if (!item.IsScalar())
           Fail(sqlstate::kInvalidParameterValue,
                "key \"" + std::string(key) + "\" in " + what_ + " must list names", item);
         out.push_back(item.Scalar());
+        if (at) at->push_back(At(item));
       }
     } else {
       Fail(sqlstate::kInvalidParameterValue,
@@ -220,8 +227,8 @@ const std::vector<std::string> kMageBlockKeys = {
     "language", "content", "retry_config", "groups"};
 
 // A loader's source; `block` is empty for pipeline.load_csv's options, which have no url key
-// (the URL is an argument) and may say create.
-SourceSpec ParseSource(const YAML::Node& node, const std::string& block) {
+// (the URL is an argument) and may say create. `file` is the text the node was loaded from.
+SourceSpec ParseSource(const YAML::Node& node, const std::string& block, const std::string& file) {
   std::vector<std::string> keys = {"format", "compression", "columns", "dtype", "parse_dates",
                                    "header", "delimiter", "quote", "escape", "null", "encoding",
                                    "connect_timeout", "timeout", "max_bytes"};
@@ -234,6 +241,7 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block) {
     s.create = r.Bool("create", false);
   else
     s.url = r.Required("url");
+  s.url_at = LocateScalar(file, r.Get("url"));
   s.format = r.Choice("format", "csv", {"csv"});
   s.compression = r.Choice("compression", "auto", {"auto", "gzip", "none"});
   s.header = r.Bool("header", true);
@@ -302,6 +310,7 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block) {
   return s;
 }
 
+// An exporter's target table.
 TargetSpec ParseTarget(const YAML::Node& node, const std::string& block) {
   MapReader r(node, "target of block \"" + block + "\"", {"schema", "table", "if_exists"}, {},
               nullptr);
@@ -322,7 +331,8 @@ TargetSpec ParseTarget(const YAML::Node& node, const std::string& block) {
   return t;
 }
 
-TestSpec ParseTest(const YAML::Node& node, const std::string& block) {
+// One test of a block; `file` is the text the node was loaded from.
+TestSpec ParseTest(const YAML::Node& node, const std::string& block, const std::string& file) {
   static const std::vector<std::string> kinds = {"assert", "not_null", "unique",
                                                  "accepted_values", "row_count", "expression"};
   MapReader r(node, "test of block \"" + block + "\"",
@@ -344,6 +354,7 @@ TestSpec ParseTest(const YAML::Node& node, const std::string& block) {
   t.kind = present[0];
   if (t.kind == "assert" || t.kind == "expression") {
     t.sql = r.Required(t.kind.c_str());
+    t.sql_at = LocateScalar(file, r.Get(t.kind.c_str()));
   } else if (t.kind == "not_null" || t.kind == "unique") {
     t.columns = r.Names(t.kind.c_str());
     if (t.columns.empty())
@@ -372,6 +383,7 @@ TestSpec ParseTest(const YAML::Node& node, const std::string& block) {
   return t;
 }
 
+// A block's retry policy (retry, or Mage's retry_config).
 RetrySpec ParseRetry(const YAML::Node& node, const std::string& block) {
   MapReader r(node, "retry of block \"" + block + "\"",
               {"retries", "delay", "max_delay", "exponential_backoff"}, {}, nullptr);
@@ -383,7 +395,9 @@ RetrySpec ParseRetry(const YAML::Node& node, const std::string& block) {
   return s;
 }
 
-BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::string>* notices) {
+// One block; `file` is the text the node was loaded from (for positions inside its SQL).
+BlockSpec ParseBlock(const YAML::Node& node, size_t index, const std::string& file,
+                     std::vector<std::string>* notices) {
   if (!node.IsMap())
     Fail(sqlstate::kSyntaxError, "block " + std::to_string(index + 1) + " must be a mapping", node);
   std::string label = "block " + std::to_string(index + 1);
@@ -410,6 +424,7 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
   if (name.empty())
     Fail(sqlstate::kInvalidParameterValue, "missing required key \"name\" in " + label, node);
   b.name = name;
+  b.name_at = At(r.Has("uuid") ? r.Get("uuid") : r.Get("name"));
   std::string problem = IdentifierProblem(b.name);
   if (!problem.empty())
     Fail(sqlstate::kInvalidName, "invalid block name \"" + b.name + "\"",
@@ -447,19 +462,21 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
     b.type = *parsed;
   }
   b.description = r.Str("description");
-  b.upstream = r.Names("upstream");
-  for (const auto& u : r.Names("upstream_blocks"))
-    if (std::find(b.upstream.begin(), b.upstream.end(), u) == b.upstream.end())
-      b.upstream.push_back(u);
-  b.downstream = r.Names("downstream_blocks");
+  b.upstream = r.Names("upstream", &b.upstream_at);
+  std::vector<Position> mage_at;
+  std::vector<std::string> mage_upstream = r.Names("upstream_blocks", &mage_at);
+  b.upstream.insert(b.upstream.end(), mage_upstream.begin(), mage_upstream.end());
+  b.upstream_at.insert(b.upstream_at.end(), mage_at.begin(), mage_at.end());
+  b.downstream = r.Names("downstream_blocks", &b.downstream_at);
   b.sql = r.Str("sql");
-  if (r.Has("source")) b.source = ParseSource(r.Get("source"), b.name);
+  b.sql_at = LocateScalar(file, r.Get("sql"));
+  if (r.Has("source")) b.source = ParseSource(r.Get("source"), b.name, file);
   if (r.Has("target")) b.target = ParseTarget(r.Get("target"), b.name);
   if (r.Has("tests")) {
     YAML::Node tests = r.Get("tests");
     if (!tests.IsSequence())
       Fail(sqlstate::kInvalidParameterValue, "tests of " + label + " must be a list", tests);
-    for (const auto& t : tests) b.tests.push_back(ParseTest(t, b.name));
+    for (const auto& t : tests) b.tests.push_back(ParseTest(t, b.name, file));
   }
   if (r.Has("retry") && r.Has("retry_config"))
     Fail(sqlstate::kInvalidParameterValue, label + " has both retry and retry_config",
@@ -469,14 +486,18 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
   b.timeout_s = r.Seconds("timeout", 0);
   b.materialize = r.Has("materialize") ? r.Choice("materialize", "view", {"view", "table"}) : "";
   b.sensor_url = r.Str("url");
+  b.sensor_url_at = LocateScalar(file, r.Get("url"));
   b.interval_s = r.Seconds("interval", 0);
   b.on_success = r.Str("on_success");
+  b.on_success_at = LocateScalar(file, r.Get("on_success"));
   b.on_failure = r.Str("on_failure");
+  b.on_failure_at = LocateScalar(file, r.Get("on_failure"));
   b.yaml = YAML::Dump(node);
   return b;
 }
 
-PipelineSettings ParseSettings(const YAML::Node& node) {
+// The pipeline's settings; `file` is the text the node was loaded from.
+PipelineSettings ParseSettings(const YAML::Node& node, const std::string& file) {
   MapReader r(node, "settings", {"max_active_runs", "overlap", "timeout", "webhook_url"},
               {"triggers"}, nullptr);
   PipelineSettings s;
@@ -484,6 +505,7 @@ PipelineSettings ParseSettings(const YAML::Node& node) {
   s.overlap = r.Choice("overlap", "queue", {"queue", "skip"});
   s.timeout_s = r.Seconds("timeout", 0);
   s.webhook_url = r.Str("webhook_url");
+  s.webhook_url_at = LocateScalar(file, r.Get("webhook_url"));
   return s;
 }
 
@@ -520,7 +542,7 @@ PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml, const YamlLim
     for (auto it = vars.begin(); it != vars.end(); ++it)
       spec.variables.push_back({it->first.Scalar(), YamlToJson(it->second, json_limits)});
   }
-  if (r.Has("settings")) spec.settings = ParseSettings(r.Get("settings"));
+  if (r.Has("settings")) spec.settings = ParseSettings(r.Get("settings"), yaml);
   if (!r.Has("blocks"))
     Fail(sqlstate::kInvalidParameterValue, "missing required key \"blocks\" in the pipeline",
          root);
@@ -537,20 +559,21 @@ PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml, const YamlLim
   InterruptPoller poller;
   for (const auto& block : blocks) {
     poller.Tick();
-    spec.blocks.push_back(ParseBlock(block, index++, &spec.notices));
+    spec.blocks.push_back(ParseBlock(block, index++, yaml, &spec.notices));
   }
   return spec;
 }
 
 SourceSpec ParseLoadOptionsJson(const std::string& json, const YamlLimits& limits) {
-  YAML::Node root = LoadBoundedYaml(json.empty() ? "{}" : json, limits, "the load_csv options");
+  const std::string text = json.empty() ? "{}" : json;
+  YAML::Node root = LoadBoundedYaml(text, limits, "the load_csv options");
   if (root.IsNull()) root = YAML::Load("{}");
-  return ParseSource(root, "");
+  return ParseSource(root, "", text);
 }
 
 BlockSpec ParseBlockYaml(const std::string& yaml, const YamlLimits& limits) {
   YAML::Node root = LoadBoundedYaml(yaml, limits, "the block");
-  return ParseBlock(root, 0, nullptr);
+  return ParseBlock(root, 0, yaml, nullptr);
 }
 
 std::string SharedBlockYaml(const BlockSpec& block) {

@@ -9,6 +9,18 @@ std::string Position::ToString() const {
   return "line " + std::to_string(line) + ", column " + std::to_string(column);
 }
 
+// Finds the run holding `offset` and steps along its line.
+Position TextPosition::At(size_t offset) const {
+  if (runs.empty() || offset >= exact_until || offset < runs.front().offset) return start;
+  size_t lo = 0, hi = runs.size();
+  while (hi - lo > 1) {
+    size_t mid = (lo + hi) / 2;
+    if (runs[mid].offset <= offset) lo = mid; else hi = mid;
+  }
+  const Run& run = runs[lo];
+  return {run.at.line, run.at.column + static_cast<int>(offset - run.offset)};
+}
+
 const char* BlockTypeName(BlockType type) {
   switch (type) {
     case BlockType::kDataLoader: return "data_loader";

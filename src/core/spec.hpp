@@ -3,7 +3,9 @@
 // writes it as the canonical JSON stored in the catalog.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +17,26 @@ struct Position {
   int line = 0;
   int column = 0;
   std::string ToString() const;  // "line 3, column 5"
+};
+
+// Where a scalar's text lies in the file, so that a byte offset inside the text (a template
+// error) is reported as the file's line and column, whatever the scalar's style: plain, quoted,
+// literal (|) or folded (>), one line or many.
+struct TextPosition {
+  // A piece of the text that lies on one line of the file byte for byte: the byte at text
+  // offset `offset` is at `at`, the next one a column further, and so on.
+  struct Run {
+    size_t offset = 0;
+    Position at;
+  };
+  Position start;          // the scalar itself (its first character, quote, or | > indicator)
+  std::vector<Run> runs;   // in offset order; empty when not located
+  // From this offset on, the text no longer matches the file byte for byte (an escape such as
+  // \t or \x41 in a double-quoted scalar): those offsets are reported at `start`.
+  size_t exact_until = std::numeric_limits<size_t>::max();
+
+  // The file position of byte `offset` of the text (`start` when it cannot be exact).
+  Position At(size_t offset) const;
 };
 
 enum class BlockType { kDataLoader, kTransformer, kDataExporter, kSensor, kConditional, kCallback };
@@ -49,6 +71,7 @@ struct SourceSpec {
   int64_t max_bytes = 0;
   bool create = false;  // load_csv: create the target from the columns when it is missing
   Position where;
+  TextPosition url_at;
 };
 
 // Where a data_exporter publishes.
@@ -70,6 +93,7 @@ struct TestSpec {
   std::string message;
   std::string name;  // optional label for reports
   Position where;
+  TextPosition sql_at;  // of assert or expression
 };
 
 struct RetrySpec {
@@ -100,6 +124,12 @@ struct BlockSpec {
   std::string on_failure;
   std::string yaml;             // the block's own YAML text, as stored for shared blocks
   Position where;
+  Position name_at;             // of its name (uuid in Mage files)
+  // Where each name of `upstream` / `downstream` was written, aligned with those lists as
+  // parsed; validation keeps upstream_at aligned and leaves downstream_at empty.
+  std::vector<Position> upstream_at;
+  std::vector<Position> downstream_at;
+  TextPosition sql_at, sensor_url_at, on_success_at, on_failure_at;
 };
 
 struct PipelineSettings {
@@ -107,6 +137,7 @@ struct PipelineSettings {
   std::string overlap = "queue";  // queue | skip
   double timeout_s = 0;
   std::string webhook_url;
+  TextPosition webhook_url_at;
 };
 
 // A pipeline variable's default, kept as JSON text ("2021", "\"yellow\"", "[1,2]").

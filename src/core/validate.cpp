@@ -91,26 +91,35 @@ void CheckRequiredForType(const BlockSpec& b) {
 }
 
 // Checks the {{ }} placeholders of one template: a bare name that is a block must be upstream.
+// Errors point at the placeholder's line and column in the file.
 void CheckTemplate(const Links& links, size_t block, const BlockSpec& b, const std::string& text,
-                   const std::string& what, bool self_allowed) {
+                   const TextPosition& where, const std::string& what, bool self_allowed) {
   if (text.empty()) return;
-  for (const auto& piece : ScanTemplate(text, what)) {
+  for (const auto& piece : ScanTemplate(text, what, &where)) {
     if (!piece.is_expression || !IsBareName(piece.text)) continue;
+    Position at = where.start.line > 0 ? where.At(piece.offset) : b.where;
     if (piece.text == "self") {
       if (!self_allowed)
         Fail(sqlstate::kInvalidParameterValue,
-             "{{ self }} in " + what + " is only meaningful in tests", b.where);
+             "{{ self }} in " + what + " is only meaningful in tests", at);
       continue;
     }
     if (piece.text == b.name)
       Fail(sqlstate::kInvalidParameterValue,
-           what + " refers to its own block; use {{ self }} in tests", b.where);
+           what + " refers to its own block; use {{ self }} in tests", at);
     if (links.IsBlock(piece.text) && !links.IsUpstream(block, piece.text))
       Fail(sqlstate::kInvalidObjectDefinition,
            what + " reads block \"" + piece.text + "\", which is not upstream of \"" + b.name +
                "\"",
-           b.where, "Add \"" + piece.text + "\" to the upstream list of \"" + b.name + "\".");
+           at, "Add \"" + piece.text + "\" to the upstream list of \"" + b.name + "\".");
   }
+}
+
+// Where the k-th name of a link list was written, or the block when that is not known (links
+// copied in by src/pg, say, come without positions).
+Position LinkAt(const BlockSpec& b, const std::vector<std::string>& names,
+                const std::vector<Position>& at, size_t k) {
+  return at.size() == names.size() && at[k].line > 0 ? at[k] : b.where;
 }
 
 }  // namespace
@@ -139,34 +148,44 @@ void ValidatePipeline(PipelineSpec& spec) {
   // Links: every named block exists; downstream_blocks become upstream links.
   for (const auto& b : spec.blocks) {
     poller.Tick();
-    for (const auto& up : b.upstream)
-      if (!links.IsBlock(up))
+    for (size_t k = 0; k < b.upstream.size(); ++k)
+      if (!links.IsBlock(b.upstream[k]))
         Fail(sqlstate::kUndefinedObject,
-             "block \"" + b.name + "\" names unknown upstream block \"" + up + "\"", b.where,
-             DidYouMean(up, names()));
-    for (const auto& down : b.downstream)
-      if (!links.IsBlock(down))
+             "block \"" + b.name + "\" names unknown upstream block \"" + b.upstream[k] + "\"",
+             LinkAt(b, b.upstream, b.upstream_at, k), DidYouMean(b.upstream[k], names()));
+    for (size_t k = 0; k < b.downstream.size(); ++k)
+      if (!links.IsBlock(b.downstream[k]))
         Fail(sqlstate::kUndefinedObject,
-             "block \"" + b.name + "\" names unknown downstream block \"" + down + "\"", b.where,
-             DidYouMean(down, names()));
+             "block \"" + b.name + "\" names unknown downstream block \"" + b.downstream[k] + "\"",
+             LinkAt(b, b.downstream, b.downstream_at, k), DidYouMean(b.downstream[k], names()));
   }
+  // Each link once, with where it was first written (upstream_at stays aligned with upstream).
   links.upstream.resize(n);
   for (size_t i = 0; i < n; ++i) {
-    // A name listed twice is one link.
     BlockSpec& b = spec.blocks[i];
     std::vector<std::string> unique;
-    for (auto& up : b.upstream)
-      if (links.upstream[i].insert(up).second) unique.push_back(std::move(up));
+    std::vector<Position> unique_at;
+    for (size_t k = 0; k < b.upstream.size(); ++k) {
+      if (!links.upstream[i].insert(b.upstream[k]).second) continue;
+      unique_at.push_back(LinkAt(b, b.upstream, b.upstream_at, k));
+      unique.push_back(std::move(b.upstream[k]));
+    }
     b.upstream = std::move(unique);
+    b.upstream_at = std::move(unique_at);
   }
   for (size_t i = 0; i < n; ++i) {
-    for (const auto& down : spec.blocks[i].downstream) {
-      size_t other = links.index.at(down);
-      if (links.upstream[other].insert(spec.blocks[i].name).second)
-        spec.blocks[other].upstream.push_back(spec.blocks[i].name);
+    const BlockSpec& b = spec.blocks[i];
+    for (size_t k = 0; k < b.downstream.size(); ++k) {
+      BlockSpec& other = spec.blocks[links.index.at(b.downstream[k])];
+      if (!links.upstream[links.index.at(b.downstream[k])].insert(b.name).second) continue;
+      other.upstream.push_back(b.name);
+      other.upstream_at.push_back(LinkAt(b, b.downstream, b.downstream_at, k));
     }
   }
-  for (auto& b : spec.blocks) b.downstream.clear();
+  for (auto& b : spec.blocks) {
+    b.downstream.clear();
+    b.downstream_at.clear();
+  }
   for (const auto& b : spec.blocks)
     for (const auto& up : b.upstream) spec.blocks[links.index.at(up)].downstream.push_back(b.name);
 
@@ -180,13 +199,14 @@ void ValidatePipeline(PipelineSpec& spec) {
     CheckKeysForType(b);
     CheckRequiredForType(b);
     const std::string label = "block \"" + b.name + "\"";
-    CheckTemplate(links, i, b, b.sql, "sql of " + label, false);
-    if (b.source) CheckTemplate(links, i, b, b.source->url, "url of " + label, false);
-    CheckTemplate(links, i, b, b.sensor_url, "url of " + label, false);
-    CheckTemplate(links, i, b, b.on_success, "on_success of " + label, false);
-    CheckTemplate(links, i, b, b.on_failure, "on_failure of " + label, false);
+    CheckTemplate(links, i, b, b.sql, b.sql_at, "sql of " + label, false);
+    if (b.source)
+      CheckTemplate(links, i, b, b.source->url, b.source->url_at, "url of " + label, false);
+    CheckTemplate(links, i, b, b.sensor_url, b.sensor_url_at, "url of " + label, false);
+    CheckTemplate(links, i, b, b.on_success, b.on_success_at, "on_success of " + label, false);
+    CheckTemplate(links, i, b, b.on_failure, b.on_failure_at, "on_failure of " + label, false);
     for (size_t t = 0; t < b.tests.size(); ++t)
-      CheckTemplate(links, i, b, b.tests[t].sql,
+      CheckTemplate(links, i, b, b.tests[t].sql, b.tests[t].sql_at,
                     "test " + std::to_string(t + 1) + " of " + label, true);
     if (b.target) {
       std::string key = b.target->schema + "." + b.target->table;

@@ -141,7 +141,8 @@ TEST(DagCost, TwentyThousandBlocksInReverseOrderCostTenTimesTwoThousand) {
   double small = SecondsToCheck(ReverseChain(2000), 3);
   double large = SecondsToCheck(ReverseChain(20000), 1);
   // Linear is 10x; the quadratic checks this replaced were 100x (22.6 s for 20,000 blocks).
-  EXPECT_LT(large, 25 * small) << "2,000 blocks: " << small << " s, 20,000 blocks: " << large << " s";
+  // 40x leaves room for a busy machine (measured 10x to 18x on a loaded 2-core VM).
+  EXPECT_LT(large, 40 * small) << "2,000 blocks: " << small << " s, 20,000 blocks: " << large << " s";
   EXPECT_LT(large, 10.0);  // measured: about 2 s, two thirds of it yaml-cpp parsing
 }
 
