@@ -12,6 +12,7 @@ namespace pgpipe::core {
 
 namespace {
 
+// ASCII lower case.
 std::string Lower(const std::string& s) {
   std::string out = s;
   std::transform(out.begin(), out.end(), out.begin(),
@@ -78,6 +79,23 @@ std::string IdentifierProblem(const std::string& name) {
       return std::string("The name contains the character '") + static_cast<char>(c) + "'.";
   }
   return "";
+}
+
+// The system's prefix and names first, then pg_pipeline's own schemas.
+std::string ReservedSchemaProblem(const std::string& schema) {
+  std::string lower = Lower(schema);
+  if (lower.compare(0, 3, "pg_") == 0 || lower == "information_schema")
+    return "Schemas named pg_* and information_schema belong to PostgreSQL.";
+  if (lower == "pipeline" || lower == "pipeline_staging")
+    return "Schemas pipeline and pipeline_staging belong to pg_pipeline.";
+  return "";
+}
+
+// The list, built once.
+const std::vector<std::string>& ReservedTemplateNames() {
+  static const std::vector<std::string> names = {"self", "run_id", "pipeline", "execution_date",
+                                                 "interval_start", "interval_end"};
+  return names;
 }
 
 double ParseDurationSeconds(const std::string& text) {

@@ -6,6 +6,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string_view>
@@ -16,6 +17,7 @@
 #include "core/names.hpp"
 #include "core/scalar_position.hpp"
 #include "core/spec_json.hpp"
+#include "core/url.hpp"
 #include "core/validate.hpp"
 #include "core/pg_free.hpp"
 
@@ -55,6 +57,19 @@ std::string Join(const std::vector<std::string>& items, const char* sep = ", ") 
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : sep) + item;
   return out;
+}
+
+// Refuses a URL whose written scheme is not http or https; one that starts with a {{ template }}
+// is checked when run, by HttpSource, once rendered.
+void CheckUrlScheme(const std::string& url, const YAML::Node& node, const std::string& what) {
+  if (url.empty()) return;
+  std::optional<std::string> scheme = LiteralUrlScheme(url);
+  if (!scheme || *scheme == "http" || *scheme == "https") return;
+  if (scheme->empty())
+    Fail(sqlstate::kInvalidParameterValue, what + " has no scheme", node,
+         "Write the URL with http:// or https://.");
+  Fail(sqlstate::kInvalidParameterValue, "unsupported URL scheme \"" + *scheme + "\" in " + what,
+       node, "Only http and https URLs may be fetched.");
 }
 
 // A YAML mapping read against a table of the keys it may hold. Its entries are indexed once:
@@ -242,6 +257,7 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block, const s
   else
     s.url = r.Required("url");
   s.url_at = LocateScalar(file, r.Get("url"));
+  CheckUrlScheme(s.url, r.Get("url"), "url of block \"" + block + "\"");
   s.format = r.Choice("format", "csv", {"csv"});
   s.compression = r.Choice("compression", "auto", {"auto", "gzip", "none"});
   s.header = r.Bool("header", true);
@@ -328,6 +344,11 @@ TargetSpec ParseTarget(const YAML::Node& node, const std::string& block) {
                "\"",
            r.Get(kind), kIdentifierHint, problem);
   }
+  std::string reserved = ReservedSchemaProblem(t.schema);
+  if (!reserved.empty())
+    Fail(sqlstate::kReservedName,
+         "target schema \"" + t.schema + "\" of block \"" + block + "\" is reserved", r.Get("schema"),
+         "Publish to a schema of your own.", reserved);
   return t;
 }
 
@@ -429,6 +450,13 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, const std::string& fi
   if (!problem.empty())
     Fail(sqlstate::kInvalidName, "invalid block name \"" + b.name + "\"",
          r.Has("uuid") ? r.Get("uuid") : r.Get("name"), kIdentifierHint, problem);
+  const auto& reserved = ReservedTemplateNames();
+  if (std::find(reserved.begin(), reserved.end(), b.name) != reserved.end())
+    Fail(sqlstate::kReservedName, "block name \"" + b.name + "\" is reserved in templates",
+         r.Has("uuid") ? r.Get("uuid") : r.Get("name"),
+         "{{ self }} is a block's own output in its tests, and {{ run_id }}, {{ pipeline }}, "
+         "{{ execution_date }}, {{ interval_start }} and {{ interval_end }} are the run's: give "
+         "the block another name.");
   if (r.Str("language", "sql") != "sql")
     Fail(sqlstate::kInvalidParameterValue,
          label + " is written in " + r.Str("language") + "; pg_pipeline runs SQL blocks only",
@@ -462,11 +490,10 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, const std::string& fi
     b.type = *parsed;
   }
   b.description = r.Str("description");
-  b.upstream = r.Names("upstream", &b.upstream_at);
-  std::vector<Position> mage_at;
-  std::vector<std::string> mage_upstream = r.Names("upstream_blocks", &mage_at);
-  b.upstream.insert(b.upstream.end(), mage_upstream.begin(), mage_upstream.end());
-  b.upstream_at.insert(b.upstream_at.end(), mage_at.begin(), mage_at.end());
+  if (r.Has("upstream") && r.Has("upstream_blocks"))
+    Fail(sqlstate::kInvalidParameterValue, label + " has both upstream and upstream_blocks",
+         r.Get("upstream_blocks"), "upstream_blocks is Mage's name for upstream: keep one of them.");
+  b.upstream = r.Names(r.Has("upstream") ? "upstream" : "upstream_blocks", &b.upstream_at);
   b.downstream = r.Names("downstream_blocks", &b.downstream_at);
   b.sql = r.Str("sql");
   b.sql_at = LocateScalar(file, r.Get("sql"));
@@ -487,6 +514,7 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, const std::string& fi
   b.materialize = r.Has("materialize") ? r.Choice("materialize", "view", {"view", "table"}) : "";
   b.sensor_url = r.Str("url");
   b.sensor_url_at = LocateScalar(file, r.Get("url"));
+  CheckUrlScheme(b.sensor_url, r.Get("url"), "url of " + label);
   b.interval_s = r.Seconds("interval", 0);
   b.on_success = r.Str("on_success");
   b.on_success_at = LocateScalar(file, r.Get("on_success"));
@@ -506,6 +534,7 @@ PipelineSettings ParseSettings(const YAML::Node& node, const std::string& file) 
   s.timeout_s = r.Seconds("timeout", 0);
   s.webhook_url = r.Str("webhook_url");
   s.webhook_url_at = LocateScalar(file, r.Get("webhook_url"));
+  CheckUrlScheme(s.webhook_url, r.Get("webhook_url"), "webhook_url of the pipeline");
   return s;
 }
 

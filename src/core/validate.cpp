@@ -131,6 +131,8 @@ void ValidatePipeline(PipelineSpec& spec) {
   Links links;
   links.index.reserve(n);
   InterruptPoller poller;
+  std::unordered_set<std::string> variables;
+  for (const auto& v : spec.variables) variables.insert(v.name);
   for (size_t i = 0; i < n; ++i) {
     poller.Tick();
     const BlockSpec& b = spec.blocks[i];
@@ -138,6 +140,12 @@ void ValidatePipeline(PipelineSpec& spec) {
       Fail(sqlstate::kDuplicateObject,
            "duplicate block name \"" + b.name + "\" in pipeline \"" + spec.name + "\"", b.where,
            "Block names must be unique within a pipeline.");
+    // {{ name }} stands for a block's output or a variable's value: it must not mean both.
+    if (variables.count(b.name))
+      Fail(sqlstate::kDuplicateObject,
+           "block \"" + b.name + "\" has the name of a variable of pipeline \"" + spec.name + "\"",
+           b.name_at.line > 0 ? b.name_at : b.where,
+           "{{ " + b.name + " }} would mean both: rename the block or the variable.");
   }
   // The names, only for "did you mean" on an unknown link.
   auto names = [&] {
