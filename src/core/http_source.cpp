@@ -33,6 +33,7 @@
 #include "core/byte_queue.hpp"
 #include "core/error.hpp"
 #include "core/gzip_stream.hpp"
+#include "core/request_url.hpp"
 #include "core/url.hpp"
 #include "core/pg_free.hpp"
 
@@ -427,22 +428,24 @@ struct HttpSource::Impl {
       throw UrlError(sqlstate::kConnectionException,
                      "redirect to " + Quoted(RedactUrl(location)) + " refused: invalid URL");
     }
-    std::string scheme = UrlScheme(target);
-    if (scheme != "http" && scheme != "https") {
-      throw UrlError(sqlstate::kInsufficientPrivilege,
-                     "redirect to " + Quoted(RedactUrl(target)) +
-                         " refused: only http and https URLs may be fetched");
+    UrlCheck check = CheckRequestUrl(target, opts.allowed_prefixes);
+    const std::string refused = "redirect to " + Quoted(RedactUrl(target)) + " refused: ";
+    switch (check.verdict) {
+      case UrlVerdict::kOk:
+        break;
+      case UrlVerdict::kEmpty:
+      case UrlVerdict::kInvalid:
+        throw UrlError(sqlstate::kConnectionException, refused + "invalid URL");
+      case UrlVerdict::kUnsupportedScheme:
+        throw UrlError(sqlstate::kInsufficientPrivilege,
+                       refused + "only http and https URLs may be fetched");
+      case UrlVerdict::kEncodedDot:
+        throw UrlError(sqlstate::kInsufficientPrivilege, refused + "it has an encoded dot segment");
+      case UrlVerdict::kNotAllowed:
+        throw UrlError(sqlstate::kInsufficientPrivilege,
+                       refused + "it matches none of the allowed URL prefixes");
     }
-    if (!opts.allowed_prefixes.empty() && HasEncodedDotSegment(target)) {
-      throw UrlError(sqlstate::kInsufficientPrivilege,
-                     "redirect to " + Quoted(RedactUrl(target)) +
-                         " refused: it has an encoded dot segment");
-    }
-    if (!UrlAllowedByPrefixes(target, opts.allowed_prefixes)) {
-      throw UrlError(sqlstate::kInsufficientPrivilege,
-                     "redirect to " + Quoted(RedactUrl(target)) +
-                         " refused: it matches none of the allowed URL prefixes");
-    }
+    target = check.url;
     if (redirects.load() >= opts.max_redirects) {
       throw Error(sqlstate::kConnectionException,
                   "too many redirects (more than " + std::to_string(opts.max_redirects) +
@@ -658,39 +661,9 @@ struct HttpSource::Impl {
 HttpSource::HttpSource(FetchOptions opts) : impl_(std::make_unique<Impl>(std::move(opts))) {
   Impl& s = *impl_;
   s.redacted_url = RedactUrl(s.opts.url);
-  if (s.opts.url.empty()) {
-    throw Error(sqlstate::kInvalidParameterValue, "URL must not be empty");
-  }
-  std::string scheme = UrlScheme(s.opts.url);
-  if (scheme != "http" && scheme != "https") {
-    throw Error(sqlstate::kInvalidParameterValue,
-                "unsupported URL scheme " + Quoted(scheme) + " in " + Quoted(s.redacted_url),
-                {}, "Only http and https URLs may be fetched.");
-  }
-  CURLU* parsed = curl_url();
-  if (parsed == nullptr) throw Error(sqlstate::kInternalError, "out of memory parsing a URL");
-  CURLUcode uc = curl_url_set(parsed, CURLUPART_URL, s.opts.url.c_str(), 0);
-  char* normalized = nullptr;
-  if (uc == CURLUE_OK) uc = curl_url_get(parsed, CURLUPART_URL, &normalized, 0);
-  curl_url_cleanup(parsed);
-  if (uc != CURLUE_OK) {
-    throw Error(sqlstate::kInvalidParameterValue,
-                "invalid URL " + Quoted(s.redacted_url) + ": " + curl_url_strerror(uc));
-  }
-  // Check and fetch the same URL: curl's normal form, with "./" and "../" segments resolved,
-  // so "allowed/../elsewhere" cannot slip past a prefix.
-  s.opts.url = normalized;
-  curl_free(normalized);
-  if (!s.opts.allowed_prefixes.empty() && HasEncodedDotSegment(s.opts.url)) {
-    throw Error(sqlstate::kInsufficientPrivilege,
-                "URL " + Quoted(s.redacted_url) + " is not allowed: it has an encoded dot segment",
-                {}, "Write the path without %2e: allowed URL prefixes are matched literally.");
-  }
-  if (!UrlAllowedByPrefixes(s.opts.url, s.opts.allowed_prefixes)) {
-    throw Error(sqlstate::kInsufficientPrivilege,
-                "URL " + Quoted(s.redacted_url) + " is not allowed: it matches none of the " +
-                    "allowed URL prefixes");
-  }
+  // Check and fetch the same URL: libcurl's normal form (request_url.hpp), so
+  // "allowed/../elsewhere" cannot slip past a prefix.
+  s.opts.url = CheckedRequestUrl(s.opts.url, s.opts.allowed_prefixes);
   if (s.opts.compression == "gzip") {
     s.gzip_forced = true;
   } else if (s.opts.compression == "auto") {
