@@ -246,7 +246,8 @@ const std::vector<std::string> kMageBlockKeys = {
 SourceSpec ParseSource(const YAML::Node& node, const std::string& block, const std::string& file) {
   std::vector<std::string> keys = {"format", "compression", "columns", "dtype", "parse_dates",
                                    "header", "delimiter", "quote", "escape", "null", "encoding",
-                                   "connect_timeout", "timeout", "max_bytes"};
+                                   "connect_timeout", "timeout", "max_bytes",
+                                   "max_decompressed_bytes"};
   keys.push_back(block.empty() ? "create" : "url");
   MapReader r(node, block.empty() ? "load_csv options" : "source of block \"" + block + "\"",
               keys, {}, nullptr);
@@ -269,6 +270,7 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block, const s
   s.connect_timeout_s = r.Seconds("connect_timeout", 0);
   s.timeout_s = r.Seconds("timeout", 0);
   s.max_bytes = r.Int("max_bytes", 0);
+  s.max_decompressed_bytes = r.Int("max_decompressed_bytes", 0);
   if (s.delimiter.size() != 1)
     Fail(sqlstate::kInvalidParameterValue,
          "delimiter of block \"" + block + "\" must be a single one-byte character",

@@ -68,7 +68,8 @@ struct SourceSpec {
   std::string encoding = "UTF8";
   double connect_timeout_s = 0;  // 0 = the GUC's value
   double timeout_s = 0;
-  int64_t max_bytes = 0;
+  int64_t max_bytes = 0;               // downloaded (compressed) bytes, 0 = the GUC's value
+  int64_t max_decompressed_bytes = 0;  // bytes after inflation, 0 = the GUC's value
   bool create = false;  // load_csv: create the target from the columns when it is missing
   Position where;
   TextPosition url_at;

@@ -66,7 +66,8 @@ std::string SourceJson(const SourceSpec& s) {
       .Str("delimiter", s.delimiter).Str("quote", s.quote).StrIf("escape", s.escape)
       .Str("null", s.null_string).Str("encoding", s.encoding)
       .Num("connect_timeout", s.connect_timeout_s).Num("timeout", s.timeout_s)
-      .Num("max_bytes", static_cast<double>(s.max_bytes)).Done();
+      .Num("max_bytes", static_cast<double>(s.max_bytes))
+      .Num("max_decompressed_bytes", static_cast<double>(s.max_decompressed_bytes)).Done();
 }
 
 std::string TestJson(const TestSpec& t) {
