@@ -84,12 +84,9 @@ class HttpSource {
   // The error the transfer ended with (what Read threw or will throw), once there is one, with
   // every field an ereport drops: its retry class (transient for HTTP 408/425/429/5xx and
   // connection failures and timeouts, permanent for other 4xx, refused URLs and limits) and the
-  // server's Retry-After in seconds (capped at kMaxRetryAfterS). Thread-safe; for src/pg to
-  // recover the rich error after it came back through a Postgres ereport.
+  // server's Retry-After in seconds (capped at kMaxRetryAfterS, http_status.hpp). Thread-safe;
+  // for src/pg to recover the rich error after it came back through a Postgres ereport.
   std::optional<Error> Failure() const;
-
-  // The longest Retry-After honoured, in seconds (a server asking for more gets this).
-  static constexpr double kMaxRetryAfterS = 3600;
 
  private:
   struct Impl;

@@ -38,6 +38,7 @@ size_t EditDistance(const std::string& a_in, const std::string& b_in) {
 
 }  // namespace
 
+// The candidate at the smallest edit distance, if close enough for the word's length.
 std::string NearestName(const std::string& word, const std::vector<std::string>& candidates) {
   std::string best;
   size_t best_distance = static_cast<size_t>(-1);
@@ -61,11 +62,13 @@ std::string NearestName(const std::string& word, const std::vector<std::string>&
   return best;
 }
 
+// NearestName as a hint sentence.
 std::string DidYouMean(const std::string& word, const std::vector<std::string>& candidates) {
   std::string nearest = NearestName(word, candidates);
   return nearest.empty() ? "" : "Did you mean \"" + nearest + "\"?";
 }
 
+// The first rule `name` breaks, as a sentence.
 std::string IdentifierProblem(const std::string& name) {
   if (name.empty()) return "The name is empty.";
   if (name.size() > 63) return "The name is longer than 63 bytes.";
@@ -98,6 +101,7 @@ const std::vector<std::string>& ReservedTemplateNames() {
   return names;
 }
 
+// A number with an optional unit (ms, s, m, h, d) in seconds.
 double ParseDurationSeconds(const std::string& text) {
   if (text.empty()) throw std::invalid_argument("empty duration");
   const char* begin = text.c_str();

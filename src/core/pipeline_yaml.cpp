@@ -125,6 +125,7 @@ class MapReader {
     return value.Scalar();
   }
 
+// The non-empty scalar under `key`; missing or empty is an error.
   std::string Required(const char* key) const {
     if (!Has(key))
       Fail(sqlstate::kInvalidParameterValue,
@@ -136,6 +137,7 @@ class MapReader {
     return value;
   }
 
+// A YAML boolean spelling under `key`, or `fallback` when absent.
   bool Bool(const char* key, bool fallback) const {
     if (!Has(key)) return fallback;
     std::string v = Str(key);
@@ -147,6 +149,7 @@ class MapReader {
          Get(key));
   }
 
+// A whole number of at least `min_value` under `key`, or `fallback` when absent.
   int64_t Int(const char* key, int64_t fallback, int64_t min_value = 0) const {
     if (!Has(key)) return fallback;
     std::string v = Str(key);
@@ -162,6 +165,7 @@ class MapReader {
          Get(key));
   }
 
+// A duration (30s, 5m, 1h) under `key` in seconds, or `fallback` when absent.
   double Seconds(const char* key, double fallback) const {
     if (!Has(key)) return fallback;
     std::string v = Str(key);
@@ -542,6 +546,7 @@ PipelineSettings ParseSettings(const YAML::Node& node, const std::string& file) 
 
 }  // namespace
 
+// Bounded load, then the pipeline's keys, variables, settings and each block.
 PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml, const YamlLimits& limits) {
   YAML::Node root = LoadBoundedYaml(yaml, limits, "the pipeline file");
   if (!root.IsDefined() || root.IsNull())
@@ -595,6 +600,7 @@ PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml, const YamlLim
   return spec;
 }
 
+// The options object as a source without url ("{}" when empty).
 SourceSpec ParseLoadOptionsJson(const std::string& json, const YamlLimits& limits) {
   const std::string text = json.empty() ? "{}" : json;
   YAML::Node root = LoadBoundedYaml(text, limits, "the load_csv options");
@@ -602,11 +608,13 @@ SourceSpec ParseLoadOptionsJson(const std::string& json, const YamlLimits& limit
   return ParseSource(root, "", text);
 }
 
+// One block loaded on its own.
 BlockSpec ParseBlockYaml(const std::string& yaml, const YamlLimits& limits) {
   YAML::Node root = LoadBoundedYaml(yaml, limits, "the block");
   return ParseBlock(root, 0, yaml, nullptr);
 }
 
+// The block's YAML without its per-pipeline keys.
 std::string SharedBlockYaml(const BlockSpec& block) {
   YAML::Node node = YAML::Load(block.yaml);
   for (const char* key : {"upstream", "upstream_blocks", "downstream_blocks", "shared"})
@@ -614,6 +622,7 @@ std::string SharedBlockYaml(const BlockSpec& block) {
   return YAML::Dump(node);
 }
 
+// Parse, then validate.
 PipelineSpec ParsePipelineYaml(const std::string& yaml, const YamlLimits& limits) {
   PipelineSpec spec = ParsePipelineYamlUnvalidated(yaml, limits);
   ValidatePipeline(spec);

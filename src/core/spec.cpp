@@ -5,6 +5,7 @@
 
 namespace pgpipe::core {
 
+// "line L, column C".
 std::string Position::ToString() const {
   return "line " + std::to_string(line) + ", column " + std::to_string(column);
 }
@@ -21,6 +22,7 @@ Position TextPosition::At(size_t offset) const {
   return {run.at.line, run.at.column + static_cast<int>(offset - run.offset)};
 }
 
+// The YAML spelling of a block type.
 const char* BlockTypeName(BlockType type) {
   switch (type) {
     case BlockType::kDataLoader: return "data_loader";
@@ -33,12 +35,14 @@ const char* BlockTypeName(BlockType type) {
   return "unknown";
 }
 
+// Every block type's YAML spelling, for hints.
 const std::vector<std::string>& BlockTypeNames() {
   static const std::vector<std::string> names = {"data_loader", "transformer", "data_exporter",
                                                  "sensor", "conditional", "callback"};
   return names;
 }
 
+// The block type a YAML spelling names, if any.
 std::optional<BlockType> ParseBlockType(const std::string& name) {
   static const BlockType types[] = {BlockType::kDataLoader, BlockType::kTransformer,
                                     BlockType::kDataExporter, BlockType::kSensor,
@@ -48,6 +52,7 @@ std::optional<BlockType> ParseBlockType(const std::string& name) {
   return std::nullopt;
 }
 
+// A linear scan: fine for one lookup; code that looks up every block builds an index.
 const BlockSpec* PipelineSpec::FindBlock(const std::string& block_name) const {
   for (const auto& b : blocks)
     if (b.name == block_name) return &b;

@@ -48,10 +48,12 @@ class Obj {
   std::string out_ = "{";
 };
 
+// {"line":L,"column":C}.
 std::string PositionJson(const Position& p) {
   return "{\"line\":" + std::to_string(p.line) + ",\"column\":" + std::to_string(p.column) + "}";
 }
 
+// A loader's source, every field written (defaults included).
 std::string SourceJson(const SourceSpec& s) {
   std::string columns = "[";
   for (size_t i = 0; i < s.columns.size(); ++i) {
@@ -70,6 +72,7 @@ std::string SourceJson(const SourceSpec& s) {
       .Num("max_decompressed_bytes", static_cast<double>(s.max_decompressed_bytes)).Done();
 }
 
+// One test, with only the fields its kind uses.
 std::string TestJson(const TestSpec& t) {
   Obj o;
   o.Str("kind", t.kind).StrIf("sql", t.sql);
@@ -101,6 +104,7 @@ std::string JsonNumber(const std::string& v) {
 
 }  // namespace
 
+// Escapes quotes, backslashes and control characters.
 std::string JsonString(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
@@ -214,6 +218,7 @@ std::string YamlToJson(const YAML::Node& node, const JsonLimits& limits) {
   return writer.Take();
 }
 
+// One block, as stored in pipeline.blocks.definition.
 std::string BlockToJson(const BlockSpec& b) {
   Obj o;
   o.Str("name", b.name).Str("type", BlockTypeName(b.type)).StrIf("description", b.description)
@@ -236,6 +241,7 @@ std::string BlockToJson(const BlockSpec& b) {
   return o.Done();
 }
 
+// The whole validated spec, as stored in pipeline.pipeline_versions.spec.
 std::string SpecToJson(const PipelineSpec& spec) {
   std::string variables = "{";
   for (size_t i = 0; i < spec.variables.size(); ++i)

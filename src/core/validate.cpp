@@ -17,8 +17,10 @@ namespace pgpipe::core {
 
 namespace {
 
+// " at line L, column C", or "" for an unknown position.
 std::string At(const Position& p) { return p.line ? " at " + p.ToString() : ""; }
 
+// Throws `message` with the position appended.
 [[noreturn]] void Fail(const char* state, const std::string& message, const Position& where,
                        const std::string& hint = {}) {
   throw Error(state, message + At(where), "", hint);
@@ -30,7 +32,9 @@ struct Links {
   std::unordered_map<std::string, size_t> index;
   std::vector<std::unordered_set<std::string>> upstream;
 
+// True when a block of the pipeline has this name.
   bool IsBlock(const std::string& name) const { return index.count(name) != 0; }
+// True when `name` is an upstream link of block number `block`.
   bool IsUpstream(size_t block, const std::string& name) const {
     return upstream[block].count(name) != 0;
   }
@@ -59,6 +63,7 @@ void CheckKeysForType(const BlockSpec& b) {
          "tests", "data_loader, transformer and data_exporter");
 }
 
+// What each block type cannot do without (a loader its source or sql, and so on).
 void CheckRequiredForType(const BlockSpec& b) {
   auto need = [&](bool ok, const std::string& what) {
     if (!ok)

@@ -40,17 +40,20 @@ class BoundsCounter : public YAML::EventHandler {
                   "", "A pipeline is one YAML document: remove the \"---\" line, or register "
                       "each pipeline on its own.");
   }
+  // Nothing to count at a document's end.
   void OnDocumentEnd() override {}
 
   // Remembers an anchor's name for messages about its aliases.
   void OnAnchor(const YAML::Mark&, const std::string& name) override { pending_name_ = name; }
 
+  // An empty node: one node, no text; never a mapping key.
   void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     if (EnterChild(mark) == Slot::kKey)
       throw Error(sqlstate::kSyntaxError, "a mapping key must not be empty" + AtMark(mark));
     AddLeaf(mark, anchor, 0);
   }
 
+  // A scalar: one node and its bytes of text.
   void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                 const std::string& value) override {
     EnterChild(mark);
@@ -75,16 +78,20 @@ class BoundsCounter : public YAML::EventHandler {
     CheckTotals(mark);
   }
 
+  // A sequence opens a level.
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                        YAML::EmitterStyle::value) override {
     Open(mark, anchor, false);
   }
+  // A sequence closes its level.
   void OnSequenceEnd() override { Close(); }
 
+  // A mapping opens a level.
   void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
                   YAML::EmitterStyle::value) override {
     Open(mark, anchor, true);
   }
+  // A mapping closes its level.
   void OnMapEnd() override { Close(); }
 
  private:
@@ -160,16 +167,19 @@ class BoundsCounter : public YAML::EventHandler {
     anchors_[id] = std::move(size);
   }
 
+  // The name of the anchor being defined (set by OnAnchor just before its node).
   std::string TakeName() {
     std::string name;
     name.swap(pending_name_);
     return name;
   }
 
+  // An anchor's name for messages.
   std::string NameOf(YAML::anchor_t id) const {
     return id < anchors_.size() && !anchors_[id].name.empty() ? anchors_[id].name : "?";
   }
 
+  // Counts one event towards the next interrupt check.
   void Tick() { poller_.Tick(); }
 
   // Throws once the expanded tree is over a cap; `mark` is where it went over.
@@ -188,12 +198,14 @@ class BoundsCounter : public YAML::EventHandler {
                   "", "An alias may repeat a part of the file, not multiply it.");
   }
 
+  // Throws the nesting limit, at the mark where it was passed.
   [[noreturn]] void TooDeep(const YAML::Mark& mark) const {
     throw Error(sqlstate::kProgramLimitExceeded,
                 what_ + " nests deeper than " + std::to_string(max_depth_) + " levels" +
                     AtMark(mark));
   }
 
+  // Throws for a mapping or sequence used as a mapping key.
   [[noreturn]] static void NotAScalarKey(const YAML::Mark& mark, bool is_map) {
     throw Error(sqlstate::kSyntaxError, std::string("a mapping key must be a single value, not a ") +
                                             (is_map ? "mapping" : "sequence") + AtMark(mark));
@@ -242,10 +254,12 @@ Error SyntaxError(const std::string& text, const YAML::ParserException& e) {
 
 }  // namespace
 
+// max_nodes, or one per byte of the text and at least kMinMaxNodes.
 size_t EffectiveMaxNodes(const YamlLimits& limits, size_t text_bytes) {
   return limits.max_nodes != 0 ? limits.max_nodes : std::max(kMinMaxNodes, text_bytes);
 }
 
+// max_text_bytes, or ten times the text and at least kMinMaxTextBytes.
 size_t EffectiveMaxTextBytes(const YamlLimits& limits, size_t text_bytes) {
   return limits.max_text_bytes != 0 ? limits.max_text_bytes
                                     : std::max(kMinMaxTextBytes, 10 * text_bytes);

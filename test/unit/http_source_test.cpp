@@ -21,6 +21,7 @@
 #include "core/byte_queue.hpp"
 #include "core/error.hpp"
 #include "core/gzip_stream.hpp"
+#include "core/http_status.hpp"
 #include "core/retry_class.hpp"
 #include "loopback_http_server.hpp"
 
@@ -810,7 +811,7 @@ TEST(HttpSourceRetry, ClassifiesStatusesAndHonoursRetryAfter) {
   EXPECT_LE(e.retry_after_s(), 6);
   EXPECT_EQ(ClassifyForRetry(FetchError(Opts(server.Url("/forbidden")))), RetryClass::kPermanent);
   EXPECT_EQ(ClassifyForRetry(FetchError(Opts(server.Url("/timeout")))), RetryClass::kTransient);
-  EXPECT_EQ(FetchError(Opts(server.Url("/forever"))).retry_after_s(), HttpSource::kMaxRetryAfterS);
+  EXPECT_EQ(FetchError(Opts(server.Url("/forever"))).retry_after_s(), kMaxRetryAfterS);
 }
 
 TEST(HttpSourceRetry, ConnectionFailuresAreTransientRefusalsAndLimitsPermanent) {
