@@ -10,6 +10,7 @@
 #include <set>
 #include <stdexcept>
 #include <string_view>
+#include <unordered_map>
 
 #include "core/dtypes.hpp"
 #include "core/error.hpp"
@@ -287,6 +288,7 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block, const s
          "the " + r.what() + " has both columns and dtype", r.Get("dtype"),
          "dtype is Mage's name for columns: keep one of them.");
   const char* columns_key = r.Has("columns") ? "columns" : (r.Has("dtype") ? "dtype" : nullptr);
+  std::unordered_map<std::string, size_t> column_index;  // name -> position in s.columns
   if (columns_key) {
     YAML::Node columns = r.Get(columns_key);
     if (!columns.IsMap())
@@ -309,25 +311,23 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block, const s
              "unknown column type \"" + c.written_type + "\" for column \"" + c.name +
                  "\" in block \"" + block + "\"",
              it->second, DidYouMean(c.written_type, KnownTypeNames()));
-      for (const auto& other : s.columns)
-        if (other.name == c.name)
-          Fail(sqlstate::kDuplicateObject,
-               "column \"" + c.name + "\" is listed twice in block \"" + block + "\"", it->first);
+      if (!column_index.emplace(c.name, s.columns.size()).second)
+        Fail(sqlstate::kDuplicateObject,
+             "column \"" + c.name + "\" is listed twice in block \"" + block + "\"", it->first);
       s.columns.push_back(c);
     }
   }
   // Mage lists date columns in parse_dates only: they join the columns as timestamps.
   s.parse_dates = r.Names("parse_dates");
   for (const auto& date_column : s.parse_dates) {
-    bool found = false;
-    for (auto& c : s.columns) {
-      if (c.name == date_column) {
-        found = true;
-        if (c.pg_type == "text") c.pg_type = "timestamp";
-      }
-    }
-    if (!found && !s.columns.empty())
+    auto found = column_index.find(date_column);
+    if (found != column_index.end()) {
+      ColumnSpec& c = s.columns[found->second];
+      if (c.pg_type == "text") c.pg_type = "timestamp";
+    } else if (!s.columns.empty()) {
+      column_index.emplace(date_column, s.columns.size());
       s.columns.push_back({date_column, "datetime64[ns]", "timestamp", At(r.Get("parse_dates"))});
+    }
   }
   return s;
 }
