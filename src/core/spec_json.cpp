@@ -7,7 +7,6 @@
 #include <cmath>
 #include <stdexcept>
 #include <cstdio>
-#include <regex>
 
 #include "core/error.hpp"
 #include "core/interrupts.hpp"
@@ -129,17 +128,50 @@ std::string JsonString(const std::string& s) {
 
 namespace {
 
+// Moves i past ASCII digits; true when there was at least one.
+bool SkipDigits(const std::string& v, size_t& i) {
+  size_t start = i;
+  while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
+  return i > start;
+}
+
+// YAML 1.2 core schema integer: [-+]?[0-9]+. (Hand-written: libstdc++'s std::regex recurses
+// once per character and overflows the stack on a scalar of some 100 KB.)
+bool IsYamlInteger(const std::string& v) {
+  size_t i = v.size() > 0 && (v[0] == '-' || v[0] == '+') ? 1 : 0;
+  return SkipDigits(v, i) && i == v.size();
+}
+
+// YAML 1.2 core schema float (finite): [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool IsYamlReal(const std::string& v) {
+  size_t i = v.size() > 0 && (v[0] == '-' || v[0] == '+') ? 1 : 0;
+  if (i < v.size() && v[i] == '.') {
+    ++i;
+    if (!SkipDigits(v, i)) return false;
+  } else {
+    if (!SkipDigits(v, i)) return false;
+    if (i < v.size() && v[i] == '.') {
+      ++i;
+      SkipDigits(v, i);
+    }
+  }
+  if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+    ++i;
+    if (i < v.size() && (v[i] == '-' || v[i] == '+')) ++i;
+    if (!SkipDigits(v, i)) return false;
+  }
+  return i == v.size();
+}
+
 // A YAML scalar as a JSON value.
 std::string ScalarJson(const YAML::Node& node) {
   const std::string& v = node.Scalar();
   if (node.Tag() == "!") return JsonString(v);  // quoted in the file: always a string
-  static const std::regex integer("[-+]?[0-9]+");
-  static const std::regex real("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
   if (v == "true" || v == "false") return v;
   if (v == "True" || v == "TRUE") return "true";
   if (v == "False" || v == "FALSE") return "false";
   if (v == "~" || v == "null" || v == "Null" || v == "NULL") return "null";
-  if (std::regex_match(v, integer)) {
+  if (IsYamlInteger(v)) {
     // JSON has no leading zeros ("01" -> 1); integers too long for int64 stay strings.
     try {
       return std::to_string(std::stoll(v));
@@ -147,7 +179,7 @@ std::string ScalarJson(const YAML::Node& node) {
       return JsonString(v);
     }
   }
-  if (std::regex_match(v, real)) {
+  if (IsYamlReal(v)) {
     return JsonNumber(v);
   }
   return JsonString(v);

@@ -1,7 +1,8 @@
 // Test planning: see test_plan.hpp.
 #include "core/test_plan.hpp"
 
-#include <regex>
+#include <cctype>
+#include <string>
 
 #include "core/sql_text.hpp"
 #include "core/pg_free.hpp"
@@ -10,13 +11,55 @@ namespace pgpipe::core {
 
 namespace {
 
-// The condition of "SELECT count(*) = 0 FROM {{ self }} WHERE <cond>", or "".
+// A left-to-right reader of SQL text for CountZeroCondition.
+class SqlCursor {
+ public:
+  explicit SqlCursor(const std::string& sql) : sql_(sql) {}
+
+  // Skips blanks; true when there was at least one (or `optional`).
+  bool Blanks(bool optional) {
+    size_t start = pos_;
+    while (pos_ < sql_.size() && std::isspace(static_cast<unsigned char>(sql_[pos_]))) ++pos_;
+    return optional || pos_ > start;
+  }
+  // Consumes `text` (ASCII, matched case-insensitively); false when it is not next.
+  bool Take(const char* text) {
+    size_t n = std::char_traits<char>::length(text);
+    if (sql_.size() - pos_ < n) return false;
+    for (size_t i = 0; i < n; ++i)
+      if (std::tolower(static_cast<unsigned char>(sql_[pos_ + i])) != text[i]) return false;
+    pos_ += n;
+    return true;
+  }
+  size_t pos() const { return pos_; }
+
+ private:
+  const std::string& sql_;
+  size_t pos_ = 0;
+};
+
+// The condition of "SELECT count(*) = 0 FROM {{ self }} WHERE <cond>" (any case and spacing,
+// an optional final ";"), or "". Read by hand: std::regex overflows the stack on long SQL.
 std::string CountZeroCondition(const std::string& sql) {
-  static const std::regex pattern(
-      R"(^\s*select\s+count\s*\(\s*\*\s*\)\s*=\s*0\s+from\s+\{\{\s*self\s*\}\}\s+where\s+([\s\S]*?)\s*;?\s*$)",
-      std::regex::icase);
-  std::smatch m;
-  return std::regex_match(sql, m, pattern) ? m[1].str() : "";
+  SqlCursor c(sql);
+  bool ok = c.Blanks(true) && c.Take("select") && c.Blanks(false) && c.Take("count") &&
+            c.Blanks(true) && c.Take("(") && c.Blanks(true) && c.Take("*") && c.Blanks(true) &&
+            c.Take(")") && c.Blanks(true) && c.Take("=") && c.Blanks(true) && c.Take("0") &&
+            c.Blanks(false) && c.Take("from") && c.Blanks(false) && c.Take("{{") &&
+            c.Blanks(true) && c.Take("self") && c.Blanks(true) && c.Take("}}") &&
+            c.Blanks(false) && c.Take("where") && c.Blanks(false);
+  if (!ok) return "";
+  // The shortest condition the rest allows: trailing blanks, one ";", blanks before it.
+  size_t end = sql.size();
+  auto trim = [&] {
+    while (end > c.pos() && std::isspace(static_cast<unsigned char>(sql[end - 1]))) --end;
+  };
+  trim();
+  if (end > c.pos() && sql[end - 1] == ';') {
+    --end;
+    trim();
+  }
+  return sql.substr(c.pos(), end - c.pos());
 }
 
 std::string Plural(int64_t n, const char* word) {
