@@ -2,21 +2,68 @@
 #include "core/dag.hpp"
 
 #include <functional>
-#include <map>
+#include <queue>
+#include <unordered_map>
 
 #include "core/error.hpp"
+#include "core/interrupts.hpp"
 #include "core/pg_free.hpp"
 
 namespace pgpipe::core {
 
 namespace {
 
-std::map<std::string, size_t> IndexByName(const PipelineSpec& spec) {
-  std::map<std::string, size_t> index;
-  for (size_t i = 0; i < spec.blocks.size(); ++i) index[spec.blocks[i].name] = i;
+// Block index by name: one hash lookup per edge keeps every algorithm here linear.
+std::unordered_map<std::string, size_t> IndexByName(const PipelineSpec& spec) {
+  std::unordered_map<std::string, size_t> index;
+  index.reserve(spec.blocks.size());
+  for (size_t i = 0; i < spec.blocks.size(); ++i) index.emplace(spec.blocks[i].name, i);
   return index;
 }
 
+// For each block, the indexes of its upstream blocks that exist (repeats kept, as listed).
+std::vector<std::vector<size_t>> UpstreamIndexes(const PipelineSpec& spec) {
+  auto index = IndexByName(spec);
+  std::vector<std::vector<size_t>> ups(spec.blocks.size());
+  for (size_t i = 0; i < spec.blocks.size(); ++i) {
+    for (const auto& up : spec.blocks[i].upstream) {
+      auto it = index.find(up);
+      if (it != index.end()) ups[i].push_back(it->second);
+    }
+  }
+  return ups;
+}
+
+// Kahn's algorithm with a min-heap of file positions, so ties keep file order: the first
+// block in the file whose upstream blocks are all placed goes next. O((n + e) log n). Returns
+// fewer than n indexes when there is a cycle.
+std::vector<size_t> OrderIndexes(const PipelineSpec& spec) {
+  std::vector<std::vector<size_t>> ups = UpstreamIndexes(spec);
+  const size_t n = spec.blocks.size();
+  std::vector<std::vector<size_t>> downs(n);
+  std::vector<size_t> waiting(n, 0);  // upstream links not yet placed
+  for (size_t i = 0; i < n; ++i) {
+    waiting[i] = ups[i].size();
+    for (size_t up : ups[i]) downs[up].push_back(i);
+  }
+  std::priority_queue<size_t, std::vector<size_t>, std::greater<size_t>> ready;
+  for (size_t i = 0; i < n; ++i)
+    if (waiting[i] == 0) ready.push(i);
+  std::vector<size_t> order;
+  order.reserve(n);
+  InterruptPoller poller;
+  while (!ready.empty()) {
+    poller.Tick();
+    size_t i = ready.top();
+    ready.pop();
+    order.push_back(i);
+    for (size_t down : downs[i])
+      if (--waiting[down] == 0) ready.push(down);
+  }
+  return order;
+}
+
+// Mermaid's brackets for a block type (opening or closing).
 const char* MermaidShape(BlockType type, bool open) {
   switch (type) {
     case BlockType::kDataLoader: return open ? "[/" : "/]";
@@ -30,6 +77,7 @@ const char* MermaidShape(BlockType type, bool open) {
   return open ? "[" : "]";
 }
 
+// Graphviz's node shape for a block type.
 const char* DotShape(BlockType type) {
   switch (type) {
     case BlockType::kDataLoader: return "invhouse";
@@ -50,91 +98,107 @@ std::string RuleNote(const BlockSpec& b, const char* line_break) {
 
 }  // namespace
 
+// Depth-first search along upstream links with an explicit stack (a recursive one would be
+// as deep as the longest chain: 10^5 blocks would overflow the C++ stack). Visits blocks and
+// links in the same order as the recursive search it replaces, so it names the same cycle.
 std::vector<std::string> FindCycle(const PipelineSpec& spec) {
-  auto index = IndexByName(spec);
-  std::vector<int> state(spec.blocks.size(), 0);  // 0 new, 1 on stack, 2 done
-  std::vector<size_t> stack;
-  std::vector<std::string> cycle;
-  std::function<bool(size_t)> visit = [&](size_t i) {
-    state[i] = 1;
-    stack.push_back(i);
-    for (const auto& up : spec.blocks[i].upstream) {
-      auto it = index.find(up);
-      if (it == index.end()) continue;
-      size_t j = it->second;
-      if (state[j] == 1) {
-        // Edges point downstream: report the cycle in data-flow order.
-        size_t k = stack.size();
-        while (stack[k - 1] != j) --k;
-        cycle.push_back(spec.blocks[j].name);
-        for (size_t m = stack.size(); m-- > k;) cycle.push_back(spec.blocks[stack[m]].name);
-        cycle.push_back(spec.blocks[j].name);
-        return true;
-      }
-      if (state[j] == 0 && visit(j)) return true;
-    }
-    stack.pop_back();
-    state[i] = 2;
-    return false;
+  std::vector<std::vector<size_t>> ups = UpstreamIndexes(spec);
+  enum : char { kNew, kOnPath, kDone };
+  std::vector<char> state(spec.blocks.size(), kNew);
+  struct Step {
+    size_t block;
+    size_t next_link;  // the next of its upstream links to follow
   };
-  for (size_t i = 0; i < spec.blocks.size(); ++i)
-    if (state[i] == 0 && visit(i)) break;
-  return cycle;
-}
-
-std::vector<std::string> TopologicalOrder(const PipelineSpec& spec) {
-  std::vector<std::string> cycle = FindCycle(spec);
-  if (!cycle.empty()) {
-    std::string path;
-    for (const auto& name : cycle) path += (path.empty() ? "" : " -> ") + name;
-    throw Error(sqlstate::kInvalidObjectDefinition,
-                "pipeline \"" + spec.name + "\" has a cycle: " + path,
-                "A pipeline must be a directed acyclic graph.",
-                "Remove one of these upstream links.");
-  }
-  auto index = IndexByName(spec);
-  std::vector<bool> placed(spec.blocks.size(), false);
-  std::vector<std::string> order;
-  // Repeatedly take the first block (in file order) whose upstream blocks are all placed.
-  while (order.size() < spec.blocks.size()) {
-    for (size_t i = 0; i < spec.blocks.size(); ++i) {
-      if (placed[i]) continue;
-      bool ready = true;
-      for (const auto& up : spec.blocks[i].upstream) {
-        auto it = index.find(up);
-        if (it != index.end() && !placed[it->second]) ready = false;
+  std::vector<Step> path;
+  InterruptPoller poller;
+  for (size_t root = 0; root < spec.blocks.size(); ++root) {
+    if (state[root] != kNew) continue;
+    state[root] = kOnPath;
+    path.push_back({root, 0});
+    while (!path.empty()) {
+      poller.Tick();
+      Step& step = path.back();
+      if (step.next_link == ups[step.block].size()) {
+        state[step.block] = kDone;
+        path.pop_back();
+        continue;
       }
-      if (ready) {
-        placed[i] = true;
-        order.push_back(spec.blocks[i].name);
-        break;
+      size_t up = ups[step.block][step.next_link++];
+      if (state[up] == kOnPath) {
+        // Links point upstream: report the cycle in data-flow order, from `up` back to it.
+        std::vector<std::string> cycle{spec.blocks[up].name};
+        size_t k = path.size();
+        while (path[k - 1].block != up) --k;
+        for (size_t m = path.size(); m-- > k;) cycle.push_back(spec.blocks[path[m].block].name);
+        cycle.push_back(spec.blocks[up].name);
+        return cycle;
+      }
+      if (state[up] == kNew) {
+        state[up] = kOnPath;
+        path.push_back({up, 0});
       }
     }
   }
-  return order;
+  return {};
 }
 
+namespace {
+
+// Kahn's order; only when it cannot place every block is the cycle searched for and named.
+std::vector<size_t> AcyclicOrder(const PipelineSpec& spec) {
+  std::vector<size_t> order = OrderIndexes(spec);
+  if (order.size() == spec.blocks.size()) return order;
+  std::vector<std::string> cycle = FindCycle(spec);
+  // A cycle through thousands of blocks is named by its ends, not in a message of megabytes.
+  constexpr size_t kShown = 10;
+  std::string path;
+  for (size_t i = 0; i < cycle.size(); ++i) {
+    if (cycle.size() > 2 * kShown + 1 && i == kShown) {
+      path += " -> ... (" + std::to_string(cycle.size() - 2 * kShown) + " more)";
+      i = cycle.size() - kShown - 1;
+      continue;
+    }
+    path += (path.empty() ? "" : " -> ") + cycle[i];
+  }
+  throw Error(sqlstate::kInvalidObjectDefinition,
+              "pipeline \"" + spec.name + "\" has a cycle: " + path,
+              "A pipeline must be a directed acyclic graph.", "Remove one of these upstream links.");
+}
+
+}  // namespace
+
+// The names in AcyclicOrder.
+std::vector<std::string> TopologicalOrder(const PipelineSpec& spec) {
+  std::vector<size_t> order = AcyclicOrder(spec);
+  std::vector<std::string> names;
+  names.reserve(order.size());
+  for (size_t i : order) names.push_back(spec.blocks[i].name);
+  return names;
+}
+
+// Mermaid: every block in file order, then every link in dependency order.
 std::string RenderMermaid(const PipelineSpec& spec) {
   std::string out = "flowchart TD\n";
   for (const auto& b : spec.blocks)
     out += "    " + b.name + MermaidShape(b.type, true) + "\"" + b.name + "<br/><i>" +
            BlockTypeName(b.type) + "</i>" + RuleNote(b, "<br/>") + "\"" + MermaidShape(b.type, false) + "\n";
-  for (const auto& name : TopologicalOrder(spec)) {
-    const BlockSpec* b = spec.FindBlock(name);
-    for (const auto& up : b->upstream) out += "    " + up + " --> " + b->name + "\n";
+  for (size_t i : AcyclicOrder(spec)) {
+    const BlockSpec& b = spec.blocks[i];
+    for (const auto& up : b.upstream) out += "    " + up + " --> " + b.name + "\n";
   }
   return out;
 }
 
+// Graphviz DOT: every block in file order, then every link in dependency order.
 std::string RenderDot(const PipelineSpec& spec) {
   std::string out = "digraph \"" + spec.name + "\" {\n    rankdir=LR;\n";
   for (const auto& b : spec.blocks)
     out += "    \"" + b.name + "\" [shape=" + DotShape(b.type) + ", label=\"" + b.name + "\\n" +
            BlockTypeName(b.type) + RuleNote(b, "\\n") + "\"" +
            (b.trigger_rule != "all_success" ? ", style=dashed" : "") + "];\n";
-  for (const auto& name : TopologicalOrder(spec)) {
-    const BlockSpec* b = spec.FindBlock(name);
-    for (const auto& up : b->upstream) out += "    \"" + up + "\" -> \"" + b->name + "\";\n";
+  for (size_t i : AcyclicOrder(spec)) {
+    const BlockSpec& b = spec.blocks[i];
+    for (const auto& up : b.upstream) out += "    \"" + up + "\" -> \"" + b.name + "\";\n";
   }
   return out + "}\n";
 }

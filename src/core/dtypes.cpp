@@ -3,7 +3,7 @@
 
 #include <cctype>
 #include <map>
-#include <regex>
+#include <string>
 
 #include "core/pg_free.hpp"
 
@@ -37,12 +37,28 @@ std::string PandasToPostgres(const std::string& written) {
   return it == PandasTable().end() ? "" : it->second;
 }
 
+namespace {
+
+// (U?Int|u?int|Float|float)[0-9]+ or (datetime|timedelta)64.*, written by hand (std::regex
+// overflows the stack on a long type name).
+bool LooksLikePandasType(const std::string& written) {
+  for (const char* head : {"UInt", "Int", "uint", "int", "Float", "float"}) {
+    size_t n = std::char_traits<char>::length(head);
+    if (written.size() > n && written.compare(0, n, head) == 0 &&
+        written.find_first_not_of("0123456789", n) == std::string::npos)
+      return true;
+  }
+  return written.rfind("datetime64", 0) == 0 || written.rfind("timedelta64", 0) == 0;
+}
+
+}  // namespace
+
+// A pandas dtype's Postgres type, or the written type itself when it reads like a SQL type.
 std::string MapColumnType(const std::string& written) {
   std::string mapped = PandasToPostgres(written);
   if (!mapped.empty()) return mapped;
   // Shaped like a pandas dtype but not one: a typo such as Int65 or float46.
-  static const std::regex pandas_like("(U?Int|u?int|Float|float)[0-9]+|(datetime|timedelta)64.*");
-  if (std::regex_match(written, pandas_like)) return "";
+  if (LooksLikePandasType(written)) return "";
   if (written.empty() || !std::isalpha(static_cast<unsigned char>(written[0]))) return "";
   for (unsigned char c : written) {
     if (!(std::isalnum(c) || c == '_' || c == ' ' || c == '(' || c == ')' || c == ',' ||

@@ -40,7 +40,16 @@ inline constexpr const char* kInvalidColumnReference = "42P10";
 inline constexpr const char* kUndefinedColumn = "42703";
 inline constexpr const char* kNotNullViolation = "23502";
 inline constexpr const char* kCardinalityViolation = "21000";
+inline constexpr const char* kReservedName = "42939";
 }  // namespace sqlstate
+
+// Whether trying again can help, as far as the code that raised an error knows. kUnknown errors
+// are classified by their SQLSTATE (ClassifyForRetry in retry_class.hpp).
+enum class RetryClass {
+  kUnknown,    // the raiser does not say
+  kTransient,  // a dropped connection, a timeout, HTTP 429/503...: retry per the block's policy
+  kPermanent,  // HTTP 404, a refused URL, a limit hit: the same attempt fails the same way
+};
 
 // An error raised by pg_pipeline code, with the fields of a Postgres ErrorData.
 class Error : public std::runtime_error {
@@ -59,10 +68,24 @@ class Error : public std::runtime_error {
   const std::string& hint() const { return hint_; }
   const std::string& context() const { return context_; }
 
-  // Returns a copy with one more context line (innermost first, as Postgres prints them).
+  RetryClass retry_class() const { return retry_class_; }
+  // Seconds the server asked us to wait before trying again (HTTP Retry-After), 0 = not said.
+  double retry_after_s() const { return retry_after_s_; }
+
+  // Records whether a retry can help and, when the server said so, after how many seconds.
+  Error& SetRetry(RetryClass retry_class, double retry_after_s = 0) {
+    retry_class_ = retry_class;
+    retry_after_s_ = retry_after_s > 0 ? retry_after_s : 0;
+    return *this;
+  }
+
+  // Returns a copy with one more context line (innermost first, as Postgres prints them); the
+  // retry class and delay travel with it.
   Error WithContext(const std::string& line) const {
-    return Error(sqlstate_, what(), detail_, hint_,
-                 context_.empty() ? line : context_ + "\n" + line);
+    Error copy(sqlstate_, what(), detail_, hint_,
+               context_.empty() ? line : context_ + "\n" + line);
+    copy.SetRetry(retry_class_, retry_after_s_);
+    return copy;
   }
 
  private:
@@ -70,6 +93,8 @@ class Error : public std::runtime_error {
   std::string detail_;
   std::string hint_;
   std::string context_;
+  RetryClass retry_class_ = RetryClass::kUnknown;
+  double retry_after_s_ = 0;
 };
 
 }  // namespace pgpipe::core

@@ -4,6 +4,8 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <string>
 
 #include "core/error.hpp"
@@ -35,73 +37,105 @@ GzipInflater::GzipInflater(size_t out_chunk_bytes)
 // Releases zlib's window and state.
 GzipInflater::~GzipInflater() { inflateEnd(&z_->strm); }
 
-// Runs inflate until this input is used up and no output is pending, resetting at member ends.
+// Alternates between inflating a member and checking that what follows a finished member starts
+// another one (its two magic bytes may arrive in different calls).
 void GzipInflater::Feed(const char* data, size_t n, const Sink& sink) {
   if (failed_) {
     throw Error(sqlstate::kInternalError, "gzip stream fed after an error");
   }
-  if (n == 0) return;
-  z_stream& strm = z_->strm;
-  if (member_done_) {
-    // More input after a complete member: it must be the next member.
-    inflateReset(&strm);
-    member_done_ = false;
-  }
-  strm.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
-  strm.avail_in = static_cast<uInt>(n);
-  // zlib counts in uInt: feed huge inputs in slices (never needed with curl, but correct).
-  size_t rest = 0;
-  if (n > 0x40000000u) {
-    strm.avail_in = 0x40000000u;
-    rest = n - strm.avail_in;
-  }
-  while (true) {
-    strm.next_out = reinterpret_cast<Bytef*>(out_.data());
-    strm.avail_out = static_cast<uInt>(out_.size());
-    uInt in_before = strm.avail_in;
-    int rc = inflate(&strm, Z_NO_FLUSH);
-    compressed_bytes_ += in_before - strm.avail_in;
-    size_t produced = out_.size() - strm.avail_out;
-    if (rc == Z_NEED_DICT || rc == Z_DATA_ERROR || rc == Z_MEM_ERROR || rc == Z_STREAM_ERROR) {
-      failed_ = true;
-      std::string why = strm.msg ? strm.msg : zError(rc == Z_NEED_DICT ? Z_DATA_ERROR : rc);
-      throw Error(sqlstate::kBadCopyFileFormat,
-                  "invalid gzip data at compressed byte " + std::to_string(compressed_bytes_) +
-                      ": " + why);
-    }
-    if (produced > 0) {
-      decompressed_bytes_ += static_cast<int64_t>(produced);
-      sink(out_.data(), produced);
-    }
-    if (rc == Z_STREAM_END) {
-      ++members_;
-      member_done_ = true;
-      if (strm.avail_in == 0 && rest == 0) return;
-      inflateReset(&strm);  // more bytes follow: the next member starts here
+  while (n > 0) {
+    if (member_done_) {
+      size_t take = std::min(n, size_t{2} - next_magic_.size());
+      next_magic_.append(data, take);
+      data += take;
+      n -= take;
+      if (next_magic_.size() < 2) return;
+      if (!LooksGzip(reinterpret_cast<const unsigned char*>(next_magic_.data()), 2))
+        throw TrailingData();
+      inflateReset(&z_->strm);  // the next member starts here
       member_done_ = false;
+      std::string magic;
+      magic.swap(next_magic_);
+      Inflate(magic.data(), magic.size(), sink);
       continue;
     }
-    if (strm.avail_in == 0 && rest > 0) {
-      size_t slice = rest > 0x40000000u ? 0x40000000u : rest;
-      strm.avail_in = static_cast<uInt>(slice);
-      rest -= slice;
-      continue;
-    }
-    // Z_OK or Z_BUF_ERROR: done when the input is used up and the output was not filled
-    // (a full output buffer may mean more output is pending inside zlib).
-    if (strm.avail_in == 0 && strm.avail_out != 0) return;
-    if (rc == Z_BUF_ERROR && strm.avail_out != 0) return;  // no progress possible
+    size_t used = Inflate(data, n, sink);
+    data += used;
+    n -= used;
   }
 }
 
-// A stream is complete only if its last byte ended a member.
+// Runs inflate over the input until it is used up or the member ends (then returns early);
+// returns the bytes consumed.
+size_t GzipInflater::Inflate(const char* data, size_t n, const Sink& sink) {
+  z_stream& strm = z_->strm;
+  size_t used = 0;
+  // zlib counts in uInt: feed huge inputs in slices (never needed with curl, but correct).
+  while (used < n) {
+    size_t slice = std::min(n - used, size_t{0x40000000u});
+    strm.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data + used));
+    strm.avail_in = static_cast<uInt>(slice);
+    while (true) {
+      strm.next_out = reinterpret_cast<Bytef*>(out_.data());
+      strm.avail_out = static_cast<uInt>(out_.size());
+      uInt in_before = strm.avail_in;
+      int rc = inflate(&strm, Z_NO_FLUSH);
+      compressed_bytes_ += in_before - strm.avail_in;
+      used += in_before - strm.avail_in;
+      size_t produced = out_.size() - strm.avail_out;
+      if (rc == Z_NEED_DICT || rc == Z_DATA_ERROR || rc == Z_MEM_ERROR || rc == Z_STREAM_ERROR) {
+        failed_ = true;
+        std::string why = strm.msg ? strm.msg : zError(rc == Z_NEED_DICT ? Z_DATA_ERROR : rc);
+        throw Error(sqlstate::kBadCopyFileFormat,
+                    "invalid gzip data at compressed byte " + std::to_string(compressed_bytes_) +
+                        ": " + why);
+      }
+      if (produced > 0) {
+        decompressed_bytes_ += static_cast<int64_t>(produced);
+        sink(out_.data(), produced);
+      }
+      if (rc == Z_STREAM_END) {
+        ++members_;
+        member_done_ = true;
+        return used;
+      }
+      // Z_OK or Z_BUF_ERROR: this slice is done when its input is used up and the output was
+      // not filled (a full output buffer may mean more output is pending inside zlib).
+      if (strm.avail_in == 0 && strm.avail_out != 0) break;
+      if (rc == Z_BUF_ERROR && strm.avail_out != 0) return used;  // no progress possible
+    }
+  }
+  return used;
+}
+
+// The error for bytes after a finished member that do not start another one.
+Error GzipInflater::TrailingData() {
+  failed_ = true;
+  std::string hex;
+  for (unsigned char c : next_magic_) {
+    char byte[4];
+    std::snprintf(byte, sizeof byte, "%02x", c);
+    hex += (hex.empty() ? "" : " ") + std::string(byte);
+  }
+  return Error(sqlstate::kBadCopyFileFormat,
+               "trailing data after the end of the gzip stream at offset " +
+                   std::to_string(compressed_bytes_),
+               "The gzip stream ends properly there, but what follows begins with " + hex +
+                   ", not with the 1f 8b of another gzip member.");
+}
+
+// A stream is complete only if its last byte ended a member (one byte after it is the start of
+// a cut header when it is 1f, trailing data otherwise).
 void GzipInflater::Finish() {
   if (failed_) return;
-  if (!member_done_) {
+  if (member_done_ && !next_magic_.empty() && static_cast<unsigned char>(next_magic_[0]) != 0x1f)
+    throw TrailingData();
+  if (!member_done_ || !next_magic_.empty()) {
     failed_ = true;
     throw Error(sqlstate::kBadCopyFileFormat,
                 "gzip stream is truncated: the data ended after " +
-                    std::to_string(compressed_bytes_) + " compressed bytes");
+                    std::to_string(compressed_bytes_ + static_cast<int64_t>(next_magic_.size())) +
+                    " compressed bytes");
   }
 }
 

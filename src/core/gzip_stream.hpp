@@ -8,7 +8,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
+
+#include "core/error.hpp"
 
 namespace pgpipe::core {
 
@@ -28,7 +31,9 @@ class GzipInflater {
   GzipInflater& operator=(const GzipInflater&) = delete;
 
   // Inflates n more compressed bytes, handing all output they complete to sink; throws
-  // Error 22P04 "invalid gzip data at compressed byte N: <zlib message>" on corrupt input.
+  // Error 22P04 "invalid gzip data at compressed byte N: <zlib message>" on corrupt input, and
+  // "trailing data after the end of the gzip stream at offset N" when the bytes after a member
+  // do not start another member.
   void Feed(const char* data, size_t n, const Sink& sink);
 
   // Declares the end of input; throws Error 22P04 "gzip stream is truncated: the data ended
@@ -43,6 +48,11 @@ class GzipInflater {
   int Members() const { return members_; }
 
  private:
+  // Inflates until the input is used or the member ends; returns the bytes consumed.
+  size_t Inflate(const char* data, size_t n, const Sink& sink);
+  // Marks the stream failed and returns the error for data after the end.
+  Error TrailingData();
+
   struct ZState;
   std::unique_ptr<ZState> z_;
   std::vector<char> out_;
@@ -50,6 +60,7 @@ class GzipInflater {
   int64_t decompressed_bytes_ = 0;
   int members_ = 0;
   bool member_done_ = false;  // the last byte fed ended a member exactly
+  std::string next_magic_;    // bytes after a finished member, until two tell another member
   bool failed_ = false;
 };
 

@@ -23,8 +23,10 @@
 #include <signal.h>
 #include <strings.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -33,6 +35,8 @@
 #include "core/byte_queue.hpp"
 #include "core/error.hpp"
 #include "core/gzip_stream.hpp"
+#include "core/http_status.hpp"
+#include "core/request_url.hpp"
 #include "core/url.hpp"
 #include "core/pg_free.hpp"
 
@@ -40,6 +44,8 @@ namespace pgpipe::core {
 namespace {
 
 constexpr int kPollMs = 100;               // longest wait before re-checking cancel and stall
+constexpr size_t kMaxHeaderBytes = 64 * 1024;      // all header lines of one hop
+constexpr size_t kMaxHeaderLineBytes = 16 * 1024;  // one header line
 constexpr size_t kErrorBodyBytes = 200;    // response body kept for an HTTP error's detail
 constexpr long kCurlBufferBytes = 64 * 1024;
 
@@ -60,55 +66,6 @@ void InitCurlOnce() {
   if (rc != CURLE_OK) {
     throw Error(sqlstate::kInternalError,
                 std::string("could not initialize libcurl: ") + curl_easy_strerror(rc));
-  }
-}
-
-// The standard reason phrase of an HTTP status, or "" for an unknown code.
-const char* ReasonPhrase(long status) {
-  switch (status) {
-    case 300: return "Multiple Choices";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 407: return "Proxy Authentication Required";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 421: return "Misdirected Request";
-    case 422: return "Unprocessable Content";
-    case 425: return "Too Early";
-    case 426: return "Upgrade Required";
-    case 428: return "Precondition Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 451: return "Unavailable For Legal Reasons";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    case 507: return "Insufficient Storage";
-    case 508: return "Loop Detected";
-    case 511: return "Network Authentication Required";
-    default: return "";
   }
 }
 
@@ -146,6 +103,14 @@ std::string SanitizeSnippet(const std::string& raw) {
 // Quotes a (redacted) URL for a message.
 std::string Quoted(const std::string& redacted_url) { return "\"" + redacted_url + "\""; }
 
+// A header line's value after "name:", blanks and line break trimmed.
+std::string HeaderValue(const std::string& line, size_t name_length) {
+  size_t begin = line.find_first_not_of(" \t", name_length);
+  size_t end = line.find_last_not_of(" \t\r\n");
+  return begin == std::string::npos || end < begin ? std::string()
+                                                   : line.substr(begin, end - begin + 1);
+}
+
 }  // namespace
 
 // All state of one source. The fields under "producer only" are touched by the producer
@@ -171,6 +136,7 @@ struct HttpSource::Impl {
   std::atomic<int> redirects{0};
   mutable std::mutex url_mutex;
   std::string effective_url;  // redacted, under url_mutex
+  std::optional<Error> failure;  // the terminal error, under url_mutex
 
   // Producer only: the hop being fetched.
   CURL* easy = nullptr;
@@ -182,6 +148,8 @@ struct HttpSource::Impl {
   std::string error_body;
   int64_t body_bytes = 0;
   std::string location;  // the Location header of the current response
+  std::string retry_after;  // the Retry-After header of the current response
+  size_t header_bytes = 0;  // header bytes of this hop, all responses (1xx included)
   int64_t wire_bytes = 0;  // header and body bytes received this hop, for the stall check
   std::deque<std::pair<Clock::time_point, int64_t>> speed_samples;  // (time, wire_bytes)
 
@@ -212,9 +180,23 @@ struct HttpSource::Impl {
 
   // --- the consumer-side pieces -------------------------------------------------------------
 
-  // The error Read throws after Cancel().
+  // The error Read throws after Cancel(): never worth retrying, the user asked to stop.
   Error CancelledError() const {
-    return Error(sqlstate::kQueryCanceled, "transfer cancelled fetching " + Quoted(redacted_url));
+    Error e(sqlstate::kQueryCanceled, "transfer cancelled fetching " + Quoted(redacted_url));
+    e.SetRetry(RetryClass::kPermanent);
+    return e;
+  }
+
+  // Remembers the terminal error (the first one wins) for Failure().
+  void RecordFailure(const Error& e) {
+    std::lock_guard<std::mutex> lock(url_mutex);
+    if (!failure) failure = e;
+  }
+
+  // Reports the producer's terminal error to the consumer, remembering it first.
+  void FailWith(const Error& e) {
+    RecordFailure(e);
+    queue.Fail(std::make_exception_ptr(e));
   }
 
   // --- producer: setup and the loop ---------------------------------------------------------
@@ -226,16 +208,14 @@ struct HttpSource::Impl {
       if (!cancelled.load()) queue.Close();
     } catch (const TransferAborted&) {
       // The consumer aborted the queue: nobody is listening any more.
-    } catch (const Error&) {
-      queue.Fail(std::current_exception());
+    } catch (const Error& e) {
+      FailWith(e);
     } catch (const std::exception& e) {
-      queue.Fail(std::make_exception_ptr(
-          Error(sqlstate::kInternalError,
-                std::string("unexpected error fetching ") + Quoted(redacted_url) + ": " +
-                    e.what())));
+      FailWith(Error(sqlstate::kInternalError,
+                     std::string("unexpected error fetching ") + Quoted(redacted_url) + ": " +
+                         e.what()));
     } catch (...) {
-      queue.Fail(std::make_exception_ptr(Error(
-          sqlstate::kInternalError, "unexpected error fetching " + Quoted(redacted_url))));
+      FailWith(Error(sqlstate::kInternalError, "unexpected error fetching " + Quoted(redacted_url)));
     }
     if (easy != nullptr) {
       curl_multi_remove_handle(multi, easy);
@@ -282,6 +262,8 @@ struct HttpSource::Impl {
     error_body.clear();
     body_bytes = 0;
     location.clear();
+    retry_after.clear();
+    header_bytes = 0;
     wire_bytes = 0;
     RestartStallWindow();
     errbuf[0] = '\0';
@@ -362,7 +344,8 @@ struct HttpSource::Impl {
     throw UrlError(sqlstate::kConnectionFailure,
                    "transfer stalled: less than " + std::to_string(opts.low_speed_limit) +
                        " bytes/s for " + std::to_string(opts.low_speed_time_s) + " s fetching " +
-                       Quoted(CurrentRedacted()));
+                       Quoted(CurrentRedacted()))
+        .SetRetry(RetryClass::kTransient);
   }
 
   // Acts on a finished hop: returns true to fetch the next hop (a redirect), false when the
@@ -386,10 +369,31 @@ struct HttpSource::Impl {
     if (status < 200) {
       throw UrlError(sqlstate::kConnectionException,
                      "unexpected HTTP status " + std::to_string(status) + " fetching " +
-                         Quoted(CurrentRedacted()));
+                         Quoted(CurrentRedacted()))
+          .SetRetry(RetryClass::kPermanent);
     }
+    if (IsNoContent(status)) throw NoContent(status);
     FinishBody();
     return false;
+  }
+
+  // A 2xx that delivers no file: 204 and 205 never have a body; any other 2xx but 200, 203 and
+  // 206 (which mean "here is the content") that came without a byte is not an empty file either.
+  bool IsNoContent(long status) const {
+    if (status == 204 || status == 205) return true;
+    return body_bytes == 0 && status != 200 && status != 203 && status != 206;
+  }
+
+  // The error for a 2xx without a file; 202 Accepted (being prepared) may be there later.
+  Error NoContent(long status) const {
+    std::string phrase = ReasonPhrase(status);
+    Error e = UrlError(sqlstate::kConnectionException,
+                       Quoted(CurrentRedacted()) + " answered HTTP " + std::to_string(status) +
+                           (phrase.empty() ? "" : " (" + phrase + ")") +
+                           ": there is no file to load");
+    e.SetRetry(status == 202 ? RetryClass::kTransient : RetryClass::kPermanent,
+               RetryAfterSeconds(retry_after));
+    return e;
   }
 
   // --- producer: redirects and errors -------------------------------------------------------
@@ -420,34 +424,40 @@ struct HttpSource::Impl {
                      "HTTP " + std::to_string(status) +
                          (phrase.empty() ? "" : " (" + phrase + ")") + " fetching " +
                          Quoted(CurrentRedacted()),
-                     "The response is a redirect without a Location header.");
+                     "The response is a redirect without a Location header.")
+          .SetRetry(RetryClass::kPermanent);
     }
     std::string target = ResolveLocation();
     if (target.empty()) {
       throw UrlError(sqlstate::kConnectionException,
-                     "redirect to " + Quoted(RedactUrl(location)) + " refused: invalid URL");
+                     "redirect to " + Quoted(RedactUrl(location)) + " refused: invalid URL")
+          .SetRetry(RetryClass::kPermanent);
     }
-    std::string scheme = UrlScheme(target);
-    if (scheme != "http" && scheme != "https") {
-      throw UrlError(sqlstate::kInsufficientPrivilege,
-                     "redirect to " + Quoted(RedactUrl(target)) +
-                         " refused: only http and https URLs may be fetched");
+    UrlCheck check = CheckRequestUrl(target, opts.allowed_prefixes);
+    const std::string refused = "redirect to " + Quoted(RedactUrl(target)) + " refused: ";
+    switch (check.verdict) {
+      case UrlVerdict::kOk:
+        break;
+      case UrlVerdict::kEmpty:
+      case UrlVerdict::kInvalid:
+        throw UrlError(sqlstate::kConnectionException, refused + "invalid URL")
+            .SetRetry(RetryClass::kPermanent);
+      case UrlVerdict::kUnsupportedScheme:
+        throw UrlError(sqlstate::kInsufficientPrivilege,
+                       refused + "only http and https URLs may be fetched");
+      case UrlVerdict::kEncodedDot:
+        throw UrlError(sqlstate::kInsufficientPrivilege, refused + "it has an encoded dot segment");
+      case UrlVerdict::kNotAllowed:
+        throw UrlError(sqlstate::kInsufficientPrivilege,
+                       refused + "it matches none of the allowed URL prefixes");
     }
-    if (!opts.allowed_prefixes.empty() && HasEncodedDotSegment(target)) {
-      throw UrlError(sqlstate::kInsufficientPrivilege,
-                     "redirect to " + Quoted(RedactUrl(target)) +
-                         " refused: it has an encoded dot segment");
-    }
-    if (!UrlAllowedByPrefixes(target, opts.allowed_prefixes)) {
-      throw UrlError(sqlstate::kInsufficientPrivilege,
-                     "redirect to " + Quoted(RedactUrl(target)) +
-                         " refused: it matches none of the allowed URL prefixes");
-    }
+    target = check.url;
     if (redirects.load() >= opts.max_redirects) {
       throw Error(sqlstate::kConnectionException,
                   "too many redirects (more than " + std::to_string(opts.max_redirects) +
                       ") fetching " + Quoted(redacted_url),
-                  "The last redirect pointed to " + Quoted(RedactUrl(target)) + ".");
+                  "The last redirect pointed to " + Quoted(RedactUrl(target)) + ".")
+          .SetRetry(RetryClass::kPermanent);
     }
     redirects.fetch_add(1);
     current_url = target;
@@ -458,18 +468,22 @@ struct HttpSource::Impl {
   Error HttpError(long status) const {
     std::string phrase = ReasonPhrase(status);
     std::string snippet = SanitizeSnippet(error_body);
-    return UrlError(sqlstate::kConnectionException,
-                    "HTTP " + std::to_string(status) +
-                        (phrase.empty() ? "" : " (" + phrase + ")") + " fetching " +
-                        Quoted(CurrentRedacted()),
-                    snippet.empty() ? std::string() : "The response body begins: " + snippet);
+    Error e = UrlError(sqlstate::kConnectionException,
+                       "HTTP " + std::to_string(status) +
+                           (phrase.empty() ? "" : " (" + phrase + ")") + " fetching " +
+                           Quoted(CurrentRedacted()),
+                       snippet.empty() ? std::string() : "The response body begins: " + snippet);
+    e.SetRetry(StatusRetryClass(status), RetryAfterSeconds(retry_after));
+    return e;
   }
 
   // The error for the whole-transfer timeout.
   Error TimedOut() const {
-    return UrlError(sqlstate::kConnectionFailure,
-                    "transfer timed out after " + std::to_string(opts.timeout_ms) +
-                        " ms fetching " + Quoted(CurrentRedacted()));
+    Error e = UrlError(sqlstate::kConnectionFailure,
+                       "transfer timed out after " + std::to_string(opts.timeout_ms) +
+                           " ms fetching " + Quoted(CurrentRedacted()));
+    e.SetRetry(RetryClass::kTransient);
+    return e;
   }
 
   // Maps a libcurl failure to the message a user can act on.
@@ -480,15 +494,32 @@ struct HttpSource::Impl {
         curl_message.find("Operation timed out") != std::string::npos) {
       return TimedOut();
     }
-    if ((result == CURLE_PARTIAL_FILE || result == CURLE_RECV_ERROR) && http_status.load() > 0) {
-      int64_t expected = content_length.load();
-      std::string of = expected >= 0 ? " of " + std::to_string(expected) : std::string();
-      return UrlError(sqlstate::kConnectionFailure,
-                      "connection closed after " + std::to_string(body_bytes) + of +
-                          " bytes fetching " + url,
-                      "libcurl: " + curl_message + ".");
-    }
-    return UrlError(sqlstate::kConnectionFailure, "could not fetch " + url + ": " + curl_message);
+    // libcurl refuses a header line over its own 100 KB limit before our callback sees it,
+    // and says "out of memory".
+    if (result == CURLE_OUT_OF_MEMORY && kind == Kind::kUnknown)
+      return HeadersTooLarge("a header line longer than libcurl accepts (" + curl_message + ")");
+    Error e = [&] {
+      if ((result == CURLE_PARTIAL_FILE || result == CURLE_RECV_ERROR) && http_status.load() > 0) {
+        int64_t expected = content_length.load();
+        std::string of = expected >= 0 ? " of " + std::to_string(expected) : std::string();
+        return UrlError(sqlstate::kConnectionFailure,
+                        "connection closed after " + std::to_string(body_bytes) + of +
+                            " bytes fetching " + url,
+                        "libcurl: " + curl_message + ".");
+      }
+      return UrlError(sqlstate::kConnectionFailure, "could not fetch " + url + ": " + curl_message);
+    }();
+    e.SetRetry(CurlRetryClass(result));
+    return e;
+  }
+
+  // The error for response headers over our limits; `what` says which limit.
+  Error HeadersTooLarge(const std::string& what) const {
+    Error e = UrlError(sqlstate::kProgramLimitExceeded,
+                       "response headers too large fetching " + Quoted(CurrentRedacted()) + ": " +
+                           what);
+    e.SetRetry(RetryClass::kPermanent);
+    return e;
   }
 
   // --- producer: the body pipeline ----------------------------------------------------------
@@ -505,21 +536,29 @@ struct HttpSource::Impl {
     }
   }
 
-  // libcurl's header callback: keeps the Location of the current response, counts bytes.
+  // libcurl's header callback (one call per complete line): keeps the Location and
+  // Retry-After of the current response, and stops a response whose headers are too large.
   static size_t HeaderCallback(char* data, size_t size, size_t nmemb, void* self_ptr) {
     auto* self = static_cast<Impl*>(self_ptr);
     size_t n = size * nmemb;
     self->wire_bytes += static_cast<int64_t>(n);
     try {
+      self->header_bytes += n;
+      if (n > kMaxHeaderLineBytes)
+        throw self->HeadersTooLarge("a header line of " + std::to_string(n) +
+                                    " bytes (the limit is " + std::to_string(kMaxHeaderLineBytes) +
+                                    ")");
+      if (self->header_bytes > kMaxHeaderBytes)
+        throw self->HeadersTooLarge("more than " + std::to_string(kMaxHeaderBytes) +
+                                    " bytes of headers");
       std::string line(data, n);
       if (line.compare(0, 5, "HTTP/") == 0) {
         self->location.clear();  // a new response (after a 1xx) starts
+        self->retry_after.clear();
       } else if (line.size() > 9 && strncasecmp(line.c_str(), "location:", 9) == 0) {
-        size_t begin = line.find_first_not_of(" \t", 9);
-        size_t end = line.find_last_not_of(" \t\r\n");
-        self->location = begin == std::string::npos || end < begin
-                             ? std::string()
-                             : line.substr(begin, end - begin + 1);
+        self->location = HeaderValue(line, 9);
+      } else if (line.size() > 12 && strncasecmp(line.c_str(), "retry-after:", 12) == 0) {
+        self->retry_after = HeaderValue(line, 12);
       }
     } catch (...) {
       self->callback_error = std::current_exception();
@@ -567,10 +606,28 @@ struct HttpSource::Impl {
 
   // The error for a body over max_bytes.
   Error TooLarge() const {
-    return UrlError(sqlstate::kProgramLimitExceeded,
-                    "download exceeds max_bytes (" + std::to_string(opts.max_bytes) +
-                        " bytes) fetching " + Quoted(CurrentRedacted()),
-                    {}, "Raise max_bytes if the file is expected to be this large.");
+    Error e = UrlError(sqlstate::kProgramLimitExceeded,
+                       "download exceeds max_bytes (" + std::to_string(opts.max_bytes) +
+                           " bytes) fetching " + Quoted(CurrentRedacted()),
+                       {}, "Raise max_bytes if the file is expected to be this large.");
+    e.SetRetry(RetryClass::kPermanent);
+    return e;
+  }
+
+  // The error for output over max_decompressed_bytes, naming both sizes.
+  Error InflatesTooMuch() const {
+    const std::string cap = std::to_string(opts.max_decompressed_bytes);
+    std::string message =
+        codec == Codec::kGzip
+            ? "download inflates to more than " + cap + " bytes (max_decompressed_bytes) from " +
+                  std::to_string(inflater->CompressedBytes()) + " compressed bytes fetching " +
+                  Quoted(CurrentRedacted())
+            : "download exceeds max_decompressed_bytes (" + cap + " bytes) fetching " +
+                  Quoted(CurrentRedacted());
+    Error e = UrlError(sqlstate::kProgramLimitExceeded, message, {},
+                       "Raise max_decompressed_bytes if the file is expected to be this large.");
+    e.SetRetry(RetryClass::kPermanent);
+    return e;
   }
 
   // Decides gzip or not (from the first two bytes when compression is auto), then inflates or
@@ -601,6 +658,8 @@ struct HttpSource::Impl {
     try {
       inflater->Feed(data, n, [this](const char* out, size_t len) { Append(out, len); });
     } catch (const Error& e) {
+      // The inflater's own errors (22P04) do not name the URL; ours from Append already do.
+      if (e.sqlstate() != sqlstate::kBadCopyFileFormat) throw;
       throw e.WithContext("fetching " + Quoted(CurrentRedacted()));
     }
   }
@@ -611,8 +670,12 @@ struct HttpSource::Impl {
     if (c == Codec::kGzip) inflater = std::make_unique<GzipInflater>(64 * 1024);
   }
 
-  // Copies output into the chunk being filled, queuing each full chunk.
+  // Copies output into the chunk being filled, queuing each full chunk; stops at once when the
+  // output goes over max_decompressed_bytes (inside the inflater's sink, mid-chunk).
   void Append(const char* data, size_t n) {
+    if (opts.max_decompressed_bytes > 0 &&
+        bytes_decompressed.load() + static_cast<int64_t>(n) > opts.max_decompressed_bytes)
+      throw InflatesTooMuch();
     bytes_decompressed.fetch_add(static_cast<int64_t>(n));
     while (n > 0) {
       if (pending.capacity() < opts.chunk_bytes) pending.reserve(opts.chunk_bytes);
@@ -658,39 +721,9 @@ struct HttpSource::Impl {
 HttpSource::HttpSource(FetchOptions opts) : impl_(std::make_unique<Impl>(std::move(opts))) {
   Impl& s = *impl_;
   s.redacted_url = RedactUrl(s.opts.url);
-  if (s.opts.url.empty()) {
-    throw Error(sqlstate::kInvalidParameterValue, "URL must not be empty");
-  }
-  std::string scheme = UrlScheme(s.opts.url);
-  if (scheme != "http" && scheme != "https") {
-    throw Error(sqlstate::kInvalidParameterValue,
-                "unsupported URL scheme " + Quoted(scheme) + " in " + Quoted(s.redacted_url),
-                {}, "Only http and https URLs may be fetched.");
-  }
-  CURLU* parsed = curl_url();
-  if (parsed == nullptr) throw Error(sqlstate::kInternalError, "out of memory parsing a URL");
-  CURLUcode uc = curl_url_set(parsed, CURLUPART_URL, s.opts.url.c_str(), 0);
-  char* normalized = nullptr;
-  if (uc == CURLUE_OK) uc = curl_url_get(parsed, CURLUPART_URL, &normalized, 0);
-  curl_url_cleanup(parsed);
-  if (uc != CURLUE_OK) {
-    throw Error(sqlstate::kInvalidParameterValue,
-                "invalid URL " + Quoted(s.redacted_url) + ": " + curl_url_strerror(uc));
-  }
-  // Check and fetch the same URL: curl's normal form, with "./" and "../" segments resolved,
-  // so "allowed/../elsewhere" cannot slip past a prefix.
-  s.opts.url = normalized;
-  curl_free(normalized);
-  if (!s.opts.allowed_prefixes.empty() && HasEncodedDotSegment(s.opts.url)) {
-    throw Error(sqlstate::kInsufficientPrivilege,
-                "URL " + Quoted(s.redacted_url) + " is not allowed: it has an encoded dot segment",
-                {}, "Write the path without %2e: allowed URL prefixes are matched literally.");
-  }
-  if (!UrlAllowedByPrefixes(s.opts.url, s.opts.allowed_prefixes)) {
-    throw Error(sqlstate::kInsufficientPrivilege,
-                "URL " + Quoted(s.redacted_url) + " is not allowed: it matches none of the " +
-                    "allowed URL prefixes");
-  }
+  // Check and fetch the same URL: libcurl's normal form (request_url.hpp), so
+  // "allowed/../elsewhere" cannot slip past a prefix.
+  s.opts.url = CheckedRequestUrl(s.opts.url, s.opts.allowed_prefixes);
   if (s.opts.compression == "gzip") {
     s.gzip_forced = true;
   } else if (s.opts.compression == "auto") {
@@ -705,7 +738,7 @@ HttpSource::HttpSource(FetchOptions opts) : impl_(std::make_unique<Impl>(std::mo
   }
   if (s.opts.connect_timeout_ms < 0 || s.opts.low_speed_limit < 0 ||
       s.opts.low_speed_time_s < 0 || s.opts.timeout_ms < 0 || s.opts.max_redirects < 0 ||
-      s.opts.max_bytes < 0) {
+      s.opts.max_bytes < 0 || s.opts.max_decompressed_bytes < 0) {
     throw Error(sqlstate::kInvalidParameterValue, "fetch limits must not be negative");
   }
   std::lock_guard<std::mutex> lock(s.url_mutex);
@@ -745,14 +778,20 @@ void HttpSource::Start() {
 // Takes what the queue has, or reports the end, the error, or the cancel.
 int HttpSource::Read(char* buf, int max) {
   Impl& s = *impl_;
-  if (s.cancelled.load()) throw s.CancelledError();
+  if (s.cancelled.load()) {
+    s.RecordFailure(s.CancelledError());
+    throw s.CancelledError();
+  }
   if (!s.started) throw Error(sqlstate::kInternalError, "HttpSource::Read called before Start");
   if (max <= 0) {
     throw Error(sqlstate::kInternalError, "HttpSource::Read needs a positive buffer size");
   }
   size_t n = 0;
   ByteQueue::ReadStatus status = s.queue.Read(buf, static_cast<size_t>(max), &n);
-  if (s.cancelled.load()) throw s.CancelledError();
+  if (s.cancelled.load()) {
+    s.RecordFailure(s.CancelledError());
+    throw s.CancelledError();
+  }
   switch (status) {
     case ByteQueue::ReadStatus::kData: return static_cast<int>(n);
     case ByteQueue::ReadStatus::kEnd: return 0;
@@ -790,6 +829,12 @@ FetchStats HttpSource::Stats() const {
   std::lock_guard<std::mutex> lock(s.url_mutex);
   stats.effective_url = s.effective_url;
   return stats;
+}
+
+// The recorded terminal error.
+std::optional<Error> HttpSource::Failure() const {
+  std::lock_guard<std::mutex> lock(impl_->url_mutex);
+  return impl_->failure;
 }
 
 }  // namespace pgpipe::core

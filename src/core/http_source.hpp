@@ -7,6 +7,9 @@
 // inside Read: when it returns kWouldBlock, wait for ReadyFd() to become readable (Postgres:
 // WaitLatchOrSocket with WL_SOCKET_READABLE, so interrupts are served meanwhile).
 //
+// Response headers are capped (kMaxHeaderBytes per response, kMaxHeaderLineBytes per line in
+// http_source.cpp), so a server cannot make us buffer without end before the body.
+//
 // Redirects are followed by this class, not by libcurl: every target must be http(s) and match
 // allowed_prefixes, and they count against max_redirects. The producer thread never calls into
 // Postgres and runs with every signal blocked, so Postgres's signal handlers stay on the backend.
@@ -15,8 +18,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "core/error.hpp"
 
 namespace pgpipe::core {
 
@@ -30,6 +36,10 @@ struct FetchOptions {
   long timeout_ms = 0;        // whole transfer, redirects included, 0 = none
   long max_redirects = 5;
   int64_t max_bytes = 0;      // cap on downloaded (compressed) bytes, 0 = none
+  // Cap on the bytes produced for the consumer (after gzip inflation: a 2.4 MB gzip can inflate
+  // to 2 GiB, and an endless gzip stream never ends), 0 = none. Exceeding it fails at once with
+  // 54000 naming both sizes. src/pg sets it from its GUC and the source's own key.
+  int64_t max_decompressed_bytes = 0;
   std::vector<std::string> allowed_prefixes;  // every URL fetched (redirects too); empty = any
   size_t chunk_bytes = 256 * 1024;            // queue chunk size ...
   size_t max_chunks = 16;                     // ... and count: the memory bound
@@ -74,6 +84,12 @@ class HttpSource {
   void Stop();
   // Thread-safe progress snapshot.
   FetchStats Stats() const;
+  // The error the transfer ended with (what Read threw or will throw), once there is one, with
+  // every field an ereport drops: its retry class (transient for HTTP 408/425/429/5xx and
+  // connection failures and timeouts, permanent for other 4xx, refused URLs and limits) and the
+  // server's Retry-After in seconds (capped at kMaxRetryAfterS, http_status.hpp). Thread-safe;
+  // for src/pg to recover the rich error after it came back through a Postgres ereport.
+  std::optional<Error> Failure() const;
 
  private:
   struct Impl;

@@ -7,7 +7,8 @@
 
 #include <algorithm>
 #include <fstream>
-#include <regex>
+#include <cctype>
+#include <optional>
 #include <sstream>
 
 #include "core/error.hpp"
@@ -65,28 +66,89 @@ std::string Scalar(const YAML::Node& node, const char* key) {
   return v.IsDefined() && v.IsScalar() ? v.Scalar() : "";
 }
 
-// Mage's template calls, rewritten to ours.
-std::string RewriteMageSql(const std::string& sql, const std::vector<std::string>& upstream,
-                           const std::string& block, const std::string& path) {
-  std::string out = sql;
-  static const std::regex df(R"(\{\{\s*df_([0-9]+)\s*\}\})");
-  std::smatch m;
-  std::string rest = out, result;
-  while (std::regex_search(rest, m, df)) {
-    size_t n = std::stoul(m[1].str());
+// Reads one of Mage's placeholders at `open` (a "{{"): {{ df_N }}, {{ block_output('x', ...) }}
+// or {{ variables('x') }}. Sets *end past its "}}" and returns what it becomes, or nullopt when
+// the "{{" starts none of them. Read by hand: std::regex overflows the stack on long text.
+std::optional<std::string> MagePlaceholder(const std::string& sql, size_t open, size_t* end,
+                                           const std::vector<std::string>& upstream,
+                                           const std::string& block, const std::string& path) {
+  size_t i = open + 2;
+  auto blanks = [&] {
+    while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+  };
+  auto take = [&](const char* text) {
+    size_t n = std::char_traits<char>::length(text);
+    if (sql.compare(i, n, text) != 0) return false;
+    i += n;
+    return true;
+  };
+  // A quoted name: ['"][A-Za-z0-9_]+['"].
+  auto quoted_name = [&](std::string* name) {
+    if (i >= sql.size() || (sql[i] != '\'' && sql[i] != '"')) return false;
+    size_t start = ++i;
+    while (i < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[i])) || sql[i] == '_')) ++i;
+    if (i == start || i >= sql.size() || (sql[i] != '\'' && sql[i] != '"')) return false;
+    *name = sql.substr(start, i - start);
+    ++i;
+    return true;
+  };
+  blanks();
+  std::string name;
+  if (take("df_")) {
+    size_t start = i;
+    while (i < sql.size() && std::isdigit(static_cast<unsigned char>(sql[i]))) ++i;
+    std::string digits = sql.substr(start, i - start);
+    blanks();
+    if (digits.empty() || !take("}}")) return std::nullopt;
+    size_t n = digits.size() > 6 ? 0 : std::stoul(digits);
     if (n < 1 || n > upstream.size())
       throw Error(sqlstate::kInvalidParameterValue,
-                  "block \"" + block + "\" reads {{ df_" + m[1].str() + " }} but has " +
+                  "block \"" + block + "\" reads {{ df_" + digits + " }} but has " +
                       std::to_string(upstream.size()) + " upstream blocks",
                   "", "", "file " + path);
-    result += m.prefix().str() + "{{ " + upstream[n - 1] + " }}";
-    rest = m.suffix().str();
+    *end = i;
+    return "{{ " + upstream[n - 1] + " }}";
   }
-  out = result + rest;
-  static const std::regex block_output(R"(\{\{\s*block_output\(\s*['"]([A-Za-z0-9_]+)['"][^}]*\)\s*\}\})");
-  out = std::regex_replace(out, block_output, "{{ $1 }}");
-  static const std::regex variables(R"(\{\{\s*variables\(\s*['"]([A-Za-z0-9_]+)['"]\s*\)\s*\}\})");
-  return std::regex_replace(out, variables, "{{ $1 }}");
+  if (take("block_output(")) {
+    blanks();
+    if (!quoted_name(&name)) return std::nullopt;
+    // Any further arguments, then the last ")" before the first "}", then blanks and "}}".
+    size_t close = sql.find('}', i);
+    if (close == std::string::npos || sql.compare(close, 2, "}}") != 0) return std::nullopt;
+    size_t paren = close;
+    while (paren > i && std::isspace(static_cast<unsigned char>(sql[paren - 1]))) --paren;
+    if (paren == i || sql[paren - 1] != ')') return std::nullopt;
+    *end = close + 2;
+    return "{{ " + name + " }}";
+  }
+  if (take("variables(")) {
+    blanks();
+    if (!quoted_name(&name)) return std::nullopt;
+    blanks();
+    if (!take(")")) return std::nullopt;
+    blanks();
+    if (!take("}}")) return std::nullopt;
+    *end = i;
+    return "{{ " + name + " }}";
+  }
+  return std::nullopt;
+}
+
+// Mage's template calls, rewritten to ours, in one pass over the text.
+std::string RewriteMageSql(const std::string& sql, const std::vector<std::string>& upstream,
+                           const std::string& block, const std::string& path) {
+  std::string out;
+  size_t pos = 0;
+  for (size_t open = sql.find("{{"); open != std::string::npos; open = sql.find("{{", pos)) {
+    size_t end = 0;
+    std::optional<std::string> ours = MagePlaceholder(sql, open, &end, upstream, block, path);
+    // Not one of Mage's: keep its first "{", as a "{{" may start one byte later.
+    out.append(sql, pos, open - pos + (ours ? 0 : 1));
+    if (ours) out += *ours;
+    pos = ours ? end : open + 1;
+  }
+  out.append(sql, pos, std::string::npos);
+  return out;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@ namespace pgpipe::core {
 
 namespace {
 
+// ASCII lower case.
 std::string Lower(const std::string& s) {
   std::string out = s;
   std::transform(out.begin(), out.end(), out.begin(),
@@ -37,6 +38,7 @@ size_t EditDistance(const std::string& a_in, const std::string& b_in) {
 
 }  // namespace
 
+// The candidate at the smallest edit distance, if close enough for the word's length.
 std::string NearestName(const std::string& word, const std::vector<std::string>& candidates) {
   std::string best;
   size_t best_distance = static_cast<size_t>(-1);
@@ -60,11 +62,13 @@ std::string NearestName(const std::string& word, const std::vector<std::string>&
   return best;
 }
 
+// NearestName as a hint sentence.
 std::string DidYouMean(const std::string& word, const std::vector<std::string>& candidates) {
   std::string nearest = NearestName(word, candidates);
   return nearest.empty() ? "" : "Did you mean \"" + nearest + "\"?";
 }
 
+// The first rule `name` breaks, as a sentence.
 std::string IdentifierProblem(const std::string& name) {
   if (name.empty()) return "The name is empty.";
   if (name.size() > 63) return "The name is longer than 63 bytes.";
@@ -80,6 +84,24 @@ std::string IdentifierProblem(const std::string& name) {
   return "";
 }
 
+// The system's prefix and names first, then pg_pipeline's own schemas.
+std::string ReservedSchemaProblem(const std::string& schema) {
+  std::string lower = Lower(schema);
+  if (lower.compare(0, 3, "pg_") == 0 || lower == "information_schema")
+    return "Schemas named pg_* and information_schema belong to PostgreSQL.";
+  if (lower == "pipeline" || lower == "pipeline_staging")
+    return "Schemas pipeline and pipeline_staging belong to pg_pipeline.";
+  return "";
+}
+
+// The list, built once.
+const std::vector<std::string>& ReservedTemplateNames() {
+  static const std::vector<std::string> names = {"self", "run_id", "pipeline", "execution_date",
+                                                 "interval_start", "interval_end"};
+  return names;
+}
+
+// A number with an optional unit (ms, s, m, h, d) in seconds.
 double ParseDurationSeconds(const std::string& text) {
   if (text.empty()) throw std::invalid_argument("empty duration");
   const char* begin = text.c_str();

@@ -22,6 +22,16 @@ inline const char* kIdentifierHint =
     "Names are ASCII letters, digits and underscores, start with a letter or an underscore, "
     "and are at most 63 bytes long.";
 
+// Why `schema` may not be a target schema, as a sentence for errdetail, or "" when it may:
+// pg_* (pg_catalog, pg_toast*, pg_temp*: PostgreSQL's) and information_schema belong to the
+// system, pipeline and pipeline_staging to pg_pipeline. Compared case-insensitively.
+std::string ReservedSchemaProblem(const std::string& schema);
+
+// Names a template gives their own meaning, so no block may take them: self (a block's own
+// output, in tests) and the run's built-in variables (run_id, pipeline, execution_date,
+// interval_start, interval_end).
+const std::vector<std::string>& ReservedTemplateNames();
+
 // Seconds in "250ms", "5s", "2m", "1h", "1d" or a bare number of seconds; throws on anything else.
 double ParseDurationSeconds(const std::string& text);
 

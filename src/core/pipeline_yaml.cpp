@@ -6,13 +6,19 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <stdexcept>
+#include <string_view>
+#include <unordered_map>
 
 #include "core/dtypes.hpp"
 #include "core/error.hpp"
+#include "core/interrupts.hpp"
 #include "core/names.hpp"
+#include "core/scalar_position.hpp"
 #include "core/spec_json.hpp"
+#include "core/url.hpp"
 #include "core/validate.hpp"
 #include "core/pg_free.hpp"
 #include "core/trigger_rule.hpp"
@@ -21,6 +27,7 @@ namespace pgpipe::core {
 
 namespace {
 
+// The node's 1-based position, or line 0 when it has none.
 Position At(const YAML::Node& node) {
   if (!node.IsDefined()) return {};
   YAML::Mark mark = node.Mark();
@@ -34,35 +41,53 @@ bool IsScalarAt(const YAML::Node& node, const char* key) {
   return value.IsDefined() && value.IsScalar();
 }
 
+// " at line L, column C" of the node, or "" when it has no position.
 std::string AtText(const YAML::Node& node) {
   Position p = At(node);
   return p.line ? " at " + p.ToString() : "";
 }
 
+// Throws `message` with the node's position appended.
 [[noreturn]] void Fail(const std::string& state, const std::string& message,
                        const YAML::Node& node, const std::string& hint = {},
                        const std::string& detail = {}) {
   throw Error(state, message + AtText(node), detail, hint);
 }
 
+// The items separated by `sep`.
 std::string Join(const std::vector<std::string>& items, const char* sep = ", ") {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : sep) + item;
   return out;
 }
 
-// A YAML mapping read against a table of the keys it may hold.
+// Refuses a URL whose written scheme is not http or https; one that starts with a {{ template }}
+// is checked when run, by HttpSource, once rendered.
+void CheckUrlScheme(const std::string& url, const YAML::Node& node, const std::string& what) {
+  if (url.empty()) return;
+  std::optional<std::string> scheme = LiteralUrlScheme(url);
+  if (!scheme || *scheme == "http" || *scheme == "https") return;
+  if (scheme->empty())
+    Fail(sqlstate::kInvalidParameterValue, what + " has no scheme", node,
+         "Write the URL with http:// or https://.");
+  Fail(sqlstate::kInvalidParameterValue, "unsupported URL scheme \"" + *scheme + "\" in " + what,
+       node, "Only http and https URLs may be fetched.");
+}
+
+// A YAML mapping read against a table of the keys it may hold. Its entries are indexed once:
+// yaml-cpp's node[key] scans the mapping decoding every key into a new string, and on a
+// non-const node it adds the missing key (to a node that aliases may share).
 class MapReader {
  public:
-  MapReader(const YAML::Node& node, std::string what, std::vector<std::string> allowed,
-            std::vector<std::string> mage_ignored, std::vector<std::string>* notices)
+  MapReader(const YAML::Node& node, std::string what, const std::vector<std::string>& allowed,
+            const std::vector<std::string>& mage_ignored, std::vector<std::string>* notices)
       : node_(node), what_(std::move(what)) {
     if (!node.IsMap()) Fail(sqlstate::kSyntaxError, what_ + " must be a mapping", node);
-    std::set<std::string> seen;
     for (auto it = node.begin(); it != node.end(); ++it) {
       const std::string key = it->first.Scalar();
-      if (!seen.insert(key).second)
+      if (Find(key) != nullptr)
         Fail(sqlstate::kSyntaxError, "duplicate key \"" + key + "\" in " + what_, it->first);
+      entries_.push_back({key, it->first, it->second});
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
       if (std::find(mage_ignored.begin(), mage_ignored.end(), key) != mage_ignored.end()) {
         if (notices && std::find(notices->begin(), notices->end(), key) == notices->end())
@@ -74,21 +99,35 @@ class MapReader {
     }
   }
 
-  bool Has(const char* key) const { return node_[key].IsDefined() && !node_[key].IsNull(); }
-  YAML::Node Get(const char* key) const { return node_[key]; }
+  // Present and not null.
+  bool Has(const char* key) const {
+    const Entry* e = Find(key);
+    return e != nullptr && !e->value.IsNull();
+  }
+  // The value under `key`, or an undefined node.
+  YAML::Node Get(const char* key) const {
+    const Entry* e = Find(key);
+    return e != nullptr ? e->value : YAML::Node(YAML::NodeType::Undefined);
+  }
+  // The key node itself (for positions), or an undefined node.
+  YAML::Node KeyNode(const char* key) const {
+    const Entry* e = Find(key);
+    return e != nullptr ? e->key : YAML::Node(YAML::NodeType::Undefined);
+  }
   const YAML::Node& node() const { return node_; }
   const std::string& what() const { return what_; }
 
   // The scalar under `key`, or `fallback` when absent.
   std::string Str(const char* key, const std::string& fallback = {}) const {
     if (!Has(key)) return fallback;
-    YAML::Node value = node_[key];
+    YAML::Node value = Get(key);
     if (!value.IsScalar())
       Fail(sqlstate::kInvalidParameterValue,
            "key \"" + std::string(key) + "\" in " + what_ + " must be a single value", value);
     return value.Scalar();
   }
 
+// The non-empty scalar under `key`; missing or empty is an error.
   std::string Required(const char* key) const {
     if (!Has(key))
       Fail(sqlstate::kInvalidParameterValue,
@@ -96,10 +135,11 @@ class MapReader {
     std::string value = Str(key);
     if (value.empty())
       Fail(sqlstate::kInvalidParameterValue,
-           "key \"" + std::string(key) + "\" in " + what_ + " must not be empty", node_[key]);
+           "key \"" + std::string(key) + "\" in " + what_ + " must not be empty", Get(key));
     return value;
   }
 
+// A YAML boolean spelling under `key`, or `fallback` when absent.
   bool Bool(const char* key, bool fallback) const {
     if (!Has(key)) return fallback;
     std::string v = Str(key);
@@ -108,9 +148,10 @@ class MapReader {
     Fail(sqlstate::kInvalidParameterValue,
          "key \"" + std::string(key) + "\" in " + what_ + " must be true or false, not \"" + v +
              "\"",
-         node_[key]);
+         Get(key));
   }
 
+// A whole number of at least `min_value` under `key`, or `fallback` when absent.
   int64_t Int(const char* key, int64_t fallback, int64_t min_value = 0) const {
     if (!Has(key)) return fallback;
     std::string v = Str(key);
@@ -123,9 +164,10 @@ class MapReader {
     Fail(sqlstate::kInvalidParameterValue,
          "key \"" + std::string(key) + "\" in " + what_ + " must be a whole number of at least " +
              std::to_string(min_value) + ", not \"" + v + "\"",
-         node_[key]);
+         Get(key));
   }
 
+// A duration (30s, 5m, 1h) under `key` in seconds, or `fallback` when absent.
   double Seconds(const char* key, double fallback) const {
     if (!Has(key)) return fallback;
     std::string v = Str(key);
@@ -135,23 +177,25 @@ class MapReader {
       Fail(sqlstate::kInvalidParameterValue,
            "key \"" + std::string(key) + "\" in " + what_ + " must be a duration such as 30s, " +
                "5m or 1h, not \"" + v + "\"",
-           node_[key]);
+           Get(key));
     }
   }
 
-  // One name or a list of names.
-  std::vector<std::string> Names(const char* key) const {
+  // One name or a list of names; `at`, when given, receives where each was written.
+  std::vector<std::string> Names(const char* key, std::vector<Position>* at = nullptr) const {
     std::vector<std::string> out;
     if (!Has(key)) return out;
-    YAML::Node value = node_[key];
+    YAML::Node value = Get(key);
     if (value.IsScalar()) {
       out.push_back(value.Scalar());
+      if (at) at->push_back(At(value));
     } else if (value.IsSequence()) {
       for (const auto& item : value) {
         if (!item.IsScalar())
           Fail(sqlstate::kInvalidParameterValue,
                "key \"" + std::string(key) + "\" in " + what_ + " must list names", item);
         out.push_back(item.Scalar());
+        if (at) at->push_back(At(item));
       }
     } else {
       Fail(sqlstate::kInvalidParameterValue,
@@ -169,13 +213,27 @@ class MapReader {
       Fail(sqlstate::kInvalidParameterValue,
            "key \"" + std::string(key) + "\" in " + what_ + " must be one of " + Join(choices) +
                ", not \"" + v + "\"",
-           node_[key], DidYouMean(v, choices));
+           Get(key), DidYouMean(v, choices));
     return v;
   }
 
  private:
+  struct Entry {
+    std::string name;
+    YAML::Node key;
+    YAML::Node value;
+  };
+
+  // The entry named `key` (a mapping holds a handful of keys: a scan is fastest).
+  const Entry* Find(std::string_view key) const {
+    for (const Entry& e : entries_)
+      if (e.name == key) return &e;
+    return nullptr;
+  }
+
   YAML::Node node_;
   std::string what_;
+  std::vector<Entry> entries_;
 };
 
 // Mage keys with no meaning here; accepted so Mage's metadata.yaml files load unchanged.
@@ -190,11 +248,12 @@ const std::vector<std::string> kMageBlockKeys = {
     "language", "content", "retry_config", "groups"};
 
 // A loader's source; `block` is empty for pipeline.load_csv's options, which have no url key
-// (the URL is an argument) and may say create.
-SourceSpec ParseSource(const YAML::Node& node, const std::string& block) {
+// (the URL is an argument) and may say create. `file` is the text the node was loaded from.
+SourceSpec ParseSource(const YAML::Node& node, const std::string& block, const std::string& file) {
   std::vector<std::string> keys = {"format", "compression", "columns", "dtype", "parse_dates",
                                    "header", "delimiter", "quote", "escape", "null", "encoding",
-                                   "connect_timeout", "timeout", "max_bytes"};
+                                   "connect_timeout", "timeout", "max_bytes",
+                                   "max_decompressed_bytes"};
   keys.push_back(block.empty() ? "create" : "url");
   MapReader r(node, block.empty() ? "load_csv options" : "source of block \"" + block + "\"",
               keys, {}, nullptr);
@@ -204,6 +263,8 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block) {
     s.create = r.Bool("create", false);
   else
     s.url = r.Required("url");
+  s.url_at = LocateScalar(file, r.Get("url"));
+  CheckUrlScheme(s.url, r.Get("url"), "url of block \"" + block + "\"");
   s.format = r.Choice("format", "csv", {"csv"});
   s.compression = r.Choice("compression", "auto", {"auto", "gzip", "none"});
   s.header = r.Bool("header", true);
@@ -215,6 +276,7 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block) {
   s.connect_timeout_s = r.Seconds("connect_timeout", 0);
   s.timeout_s = r.Seconds("timeout", 0);
   s.max_bytes = r.Int("max_bytes", 0);
+  s.max_decompressed_bytes = r.Int("max_decompressed_bytes", 0);
   if (s.delimiter.size() != 1)
     Fail(sqlstate::kInvalidParameterValue,
          "delimiter of block \"" + block + "\" must be a single one-byte character",
@@ -227,6 +289,7 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block) {
          "the " + r.what() + " has both columns and dtype", r.Get("dtype"),
          "dtype is Mage's name for columns: keep one of them.");
   const char* columns_key = r.Has("columns") ? "columns" : (r.Has("dtype") ? "dtype" : nullptr);
+  std::unordered_map<std::string, size_t> column_index;  // name -> position in s.columns
   if (columns_key) {
     YAML::Node columns = r.Get(columns_key);
     if (!columns.IsMap())
@@ -249,29 +312,28 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block) {
              "unknown column type \"" + c.written_type + "\" for column \"" + c.name +
                  "\" in block \"" + block + "\"",
              it->second, DidYouMean(c.written_type, KnownTypeNames()));
-      for (const auto& other : s.columns)
-        if (other.name == c.name)
-          Fail(sqlstate::kDuplicateObject,
-               "column \"" + c.name + "\" is listed twice in block \"" + block + "\"", it->first);
+      if (!column_index.emplace(c.name, s.columns.size()).second)
+        Fail(sqlstate::kDuplicateObject,
+             "column \"" + c.name + "\" is listed twice in block \"" + block + "\"", it->first);
       s.columns.push_back(c);
     }
   }
   // Mage lists date columns in parse_dates only: they join the columns as timestamps.
   s.parse_dates = r.Names("parse_dates");
   for (const auto& date_column : s.parse_dates) {
-    bool found = false;
-    for (auto& c : s.columns) {
-      if (c.name == date_column) {
-        found = true;
-        if (c.pg_type == "text") c.pg_type = "timestamp";
-      }
-    }
-    if (!found && !s.columns.empty())
+    auto found = column_index.find(date_column);
+    if (found != column_index.end()) {
+      ColumnSpec& c = s.columns[found->second];
+      if (c.pg_type == "text") c.pg_type = "timestamp";
+    } else if (!s.columns.empty()) {
+      column_index.emplace(date_column, s.columns.size());
       s.columns.push_back({date_column, "datetime64[ns]", "timestamp", At(r.Get("parse_dates"))});
+    }
   }
   return s;
 }
 
+// An exporter's target table.
 TargetSpec ParseTarget(const YAML::Node& node, const std::string& block) {
   MapReader r(node, "target of block \"" + block + "\"",
               {"schema", "table", "if_exists", "unique_key", "on_conflict", "unique_constraints",
@@ -291,6 +353,11 @@ TargetSpec ParseTarget(const YAML::Node& node, const std::string& block) {
                "\"",
            r.Get(kind), kIdentifierHint, problem);
   }
+  std::string reserved = ReservedSchemaProblem(t.schema);
+  if (!reserved.empty())
+    Fail(sqlstate::kReservedName,
+         "target schema \"" + t.schema + "\" of block \"" + block + "\" is reserved", r.Get("schema"),
+         "Publish to a schema of your own.", reserved);
   // The key: ours (unique_key, on_conflict) or Mage's (unique_constraints,
   // unique_conflict_method: UPDATE | IGNORE), one spelling at a time.
   for (const auto& [ours, mage] : {std::pair<const char*, const char*>{"unique_key", "unique_constraints"},
@@ -338,7 +405,8 @@ TargetSpec ParseTarget(const YAML::Node& node, const std::string& block) {
   return t;
 }
 
-TestSpec ParseTest(const YAML::Node& node, const std::string& block) {
+// One test of a block; `file` is the text the node was loaded from.
+TestSpec ParseTest(const YAML::Node& node, const std::string& block, const std::string& file) {
   static const std::vector<std::string> kinds = {"assert", "not_null", "unique",
                                                  "accepted_values", "row_count", "expression"};
   MapReader r(node, "test of block \"" + block + "\"",
@@ -361,6 +429,7 @@ TestSpec ParseTest(const YAML::Node& node, const std::string& block) {
   t.kind = present[0];
   if (t.kind == "assert" || t.kind == "expression") {
     t.sql = r.Required(t.kind.c_str());
+    t.sql_at = LocateScalar(file, r.Get(t.kind.c_str()));
   } else if (t.kind == "not_null" || t.kind == "unique") {
     t.columns = r.Names(t.kind.c_str());
     if (t.columns.empty())
@@ -389,6 +458,7 @@ TestSpec ParseTest(const YAML::Node& node, const std::string& block) {
   return t;
 }
 
+// A block's retry policy (retry, or Mage's retry_config).
 RetrySpec ParseRetry(const YAML::Node& node, const std::string& block) {
   MapReader r(node, "retry of block \"" + block + "\"",
               {"retries", "delay", "max_delay", "exponential_backoff"}, {}, nullptr);
@@ -400,7 +470,9 @@ RetrySpec ParseRetry(const YAML::Node& node, const std::string& block) {
   return s;
 }
 
-BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::string>* notices) {
+// One block; `file` is the text the node was loaded from (for positions inside its SQL).
+BlockSpec ParseBlock(const YAML::Node& node, size_t index, const std::string& file,
+                     std::vector<std::string>* notices) {
   if (!node.IsMap())
     Fail(sqlstate::kSyntaxError, "block " + std::to_string(index + 1) + " must be a mapping", node);
   std::string label = "block " + std::to_string(index + 1);
@@ -427,10 +499,18 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
   if (name.empty())
     Fail(sqlstate::kInvalidParameterValue, "missing required key \"name\" in " + label, node);
   b.name = name;
+  b.name_at = At(r.Has("uuid") ? r.Get("uuid") : r.Get("name"));
   std::string problem = IdentifierProblem(b.name);
   if (!problem.empty())
     Fail(sqlstate::kInvalidName, "invalid block name \"" + b.name + "\"",
          r.Has("uuid") ? r.Get("uuid") : r.Get("name"), kIdentifierHint, problem);
+  const auto& reserved = ReservedTemplateNames();
+  if (std::find(reserved.begin(), reserved.end(), b.name) != reserved.end())
+    Fail(sqlstate::kReservedName, "block name \"" + b.name + "\" is reserved in templates",
+         r.Has("uuid") ? r.Get("uuid") : r.Get("name"),
+         "{{ self }} is a block's own output in its tests, and {{ run_id }}, {{ pipeline }}, "
+         "{{ execution_date }}, {{ interval_start }} and {{ interval_end }} are the run's: give "
+         "the block another name.");
   b.language = r.Str("language", "sql");
   if (b.language != "sql" && b.language != "python")
     Fail(sqlstate::kInvalidParameterValue,
@@ -465,19 +545,20 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
     b.type = *parsed;
   }
   b.description = r.Str("description");
-  b.upstream = r.Names("upstream");
-  for (const auto& u : r.Names("upstream_blocks"))
-    if (std::find(b.upstream.begin(), b.upstream.end(), u) == b.upstream.end())
-      b.upstream.push_back(u);
-  b.downstream = r.Names("downstream_blocks");
+  if (r.Has("upstream") && r.Has("upstream_blocks"))
+    Fail(sqlstate::kInvalidParameterValue, label + " has both upstream and upstream_blocks",
+         r.Get("upstream_blocks"), "upstream_blocks is Mage's name for upstream: keep one of them.");
+  b.upstream = r.Names(r.Has("upstream") ? "upstream" : "upstream_blocks", &b.upstream_at);
+  b.downstream = r.Names("downstream_blocks", &b.downstream_at);
   b.sql = r.Str("sql");
-  if (r.Has("source")) b.source = ParseSource(r.Get("source"), b.name);
+  b.sql_at = LocateScalar(file, r.Get("sql"));
+  if (r.Has("source")) b.source = ParseSource(r.Get("source"), b.name, file);
   if (r.Has("target")) b.target = ParseTarget(r.Get("target"), b.name);
   if (r.Has("tests")) {
     YAML::Node tests = r.Get("tests");
     if (!tests.IsSequence())
       Fail(sqlstate::kInvalidParameterValue, "tests of " + label + " must be a list", tests);
-    for (const auto& t : tests) b.tests.push_back(ParseTest(t, b.name));
+    for (const auto& t : tests) b.tests.push_back(ParseTest(t, b.name, file));
   }
   if (r.Has("retry") && r.Has("retry_config"))
     Fail(sqlstate::kInvalidParameterValue, label + " has both retry and retry_config",
@@ -487,9 +568,13 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
   b.timeout_s = r.Seconds("timeout", 0);
   b.materialize = r.Has("materialize") ? r.Choice("materialize", "view", {"view", "table"}) : "";
   b.sensor_url = r.Str("url");
+  b.sensor_url_at = LocateScalar(file, r.Get("url"));
+  CheckUrlScheme(b.sensor_url, r.Get("url"), "url of " + label);
   b.interval_s = r.Seconds("interval", 0);
   b.on_success = r.Str("on_success");
+  b.on_success_at = LocateScalar(file, r.Get("on_success"));
   b.on_failure = r.Str("on_failure");
+  b.on_failure_at = LocateScalar(file, r.Get("on_failure"));
   b.trigger_rule = r.Choice("trigger_rule", "all_success", TriggerRuleNames());
   b.python = r.Str("python");
   b.file = r.Str("file");
@@ -499,17 +584,8 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, std::vector<std::stri
   return b;
 }
 
-YAML::Node LoadYaml(const std::string& yaml) {
-  try {
-    return YAML::Load(yaml);
-  } catch (const YAML::ParserException& e) {
-    throw Error(sqlstate::kSyntaxError,
-                "invalid YAML at line " + std::to_string(e.mark.line + 1) + ", column " +
-                    std::to_string(e.mark.column + 1) + ": " + e.msg);
-  }
-}
-
-PipelineSettings ParseSettings(const YAML::Node& node) {
+// The pipeline's settings; `file` is the text the node was loaded from.
+PipelineSettings ParseSettings(const YAML::Node& node, const std::string& file) {
   MapReader r(node, "settings", {"max_active_runs", "overlap", "timeout", "webhook_url"},
               {"triggers"}, nullptr);
   PipelineSettings s;
@@ -517,13 +593,16 @@ PipelineSettings ParseSettings(const YAML::Node& node) {
   s.overlap = r.Choice("overlap", "queue", {"queue", "skip"});
   s.timeout_s = r.Seconds("timeout", 0);
   s.webhook_url = r.Str("webhook_url");
+  s.webhook_url_at = LocateScalar(file, r.Get("webhook_url"));
+  CheckUrlScheme(s.webhook_url, r.Get("webhook_url"), "webhook_url of the pipeline");
   return s;
 }
 
 }  // namespace
 
-PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml) {
-  YAML::Node root = LoadYaml(yaml);
+// Bounded load, then the pipeline's keys, variables, settings and each block.
+PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml, const YamlLimits& limits) {
+  YAML::Node root = LoadBoundedYaml(yaml, limits, "the pipeline file");
   if (!root.IsDefined() || root.IsNull())
     throw Error(sqlstate::kInvalidParameterValue, "the pipeline file is empty");
   PipelineSpec spec;
@@ -549,32 +628,47 @@ PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml) {
     YAML::Node vars = r.Get("variables");
     if (!vars.IsMap())
       Fail(sqlstate::kInvalidParameterValue, "variables must map names to values", vars);
+    JsonLimits json_limits{EffectiveMaxTextBytes(limits, yaml.size()), limits.max_depth};
     for (auto it = vars.begin(); it != vars.end(); ++it)
-      spec.variables.push_back({it->first.Scalar(), YamlToJson(it->second)});
+      spec.variables.push_back({it->first.Scalar(), YamlToJson(it->second, json_limits)});
   }
-  if (r.Has("settings")) spec.settings = ParseSettings(r.Get("settings"));
+  if (r.Has("settings")) spec.settings = ParseSettings(r.Get("settings"), yaml);
   if (!r.Has("blocks"))
     Fail(sqlstate::kInvalidParameterValue, "missing required key \"blocks\" in the pipeline",
          root);
   YAML::Node blocks = r.Get("blocks");
   if (!blocks.IsSequence() || blocks.size() == 0)
     Fail(sqlstate::kInvalidParameterValue, "blocks must be a non-empty list", blocks);
+  if (limits.max_blocks != 0 && blocks.size() > limits.max_blocks)
+    Fail(sqlstate::kProgramLimitExceeded,
+         "the pipeline has " + std::to_string(blocks.size()) + " blocks, more than the limit of " +
+             std::to_string(limits.max_blocks),
+         blocks[limits.max_blocks], "Split it into pipelines that trigger each other.");
+  spec.blocks.reserve(blocks.size());
   size_t index = 0;
-  for (const auto& block : blocks) spec.blocks.push_back(ParseBlock(block, index++, &spec.notices));
+  InterruptPoller poller;
+  for (const auto& block : blocks) {
+    poller.Tick();
+    spec.blocks.push_back(ParseBlock(block, index++, yaml, &spec.notices));
+  }
   return spec;
 }
 
-SourceSpec ParseLoadOptionsJson(const std::string& json) {
-  YAML::Node root = LoadYaml(json.empty() ? "{}" : json);
+// The options object as a source without url ("{}" when empty).
+SourceSpec ParseLoadOptionsJson(const std::string& json, const YamlLimits& limits) {
+  const std::string text = json.empty() ? "{}" : json;
+  YAML::Node root = LoadBoundedYaml(text, limits, "the load_csv options");
   if (root.IsNull()) root = YAML::Load("{}");
-  return ParseSource(root, "");
+  return ParseSource(root, "", text);
 }
 
-BlockSpec ParseBlockYaml(const std::string& yaml) {
-  YAML::Node root = LoadYaml(yaml);
-  return ParseBlock(root, 0, nullptr);
+// One block loaded on its own.
+BlockSpec ParseBlockYaml(const std::string& yaml, const YamlLimits& limits) {
+  YAML::Node root = LoadBoundedYaml(yaml, limits, "the block");
+  return ParseBlock(root, 0, yaml, nullptr);
 }
 
+// The block's YAML without its per-pipeline keys.
 std::string SharedBlockYaml(const BlockSpec& block) {
   YAML::Node node = YAML::Load(block.yaml);
   for (const char* key : {"upstream", "upstream_blocks", "downstream_blocks", "shared"})
@@ -582,8 +676,9 @@ std::string SharedBlockYaml(const BlockSpec& block) {
   return YAML::Dump(node);
 }
 
-PipelineSpec ParsePipelineYaml(const std::string& yaml) {
-  PipelineSpec spec = ParsePipelineYamlUnvalidated(yaml);
+// Parse, then validate.
+PipelineSpec ParsePipelineYaml(const std::string& yaml, const YamlLimits& limits) {
+  PipelineSpec spec = ParsePipelineYamlUnvalidated(yaml, limits);
   ValidatePipeline(spec);
   return spec;
 }

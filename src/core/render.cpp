@@ -3,7 +3,6 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <regex>
 
 #include "core/error.hpp"
 #include "core/spec_json.hpp"
@@ -11,6 +10,27 @@
 #include "core/pg_free.hpp"
 
 namespace pgpipe::core {
+namespace {
+
+// -?[0-9]+ (hand-written: std::regex overflows the stack on long input).
+bool IsJsonInteger(const std::string& json) {
+  size_t i = !json.empty() && json[0] == '-' ? 1 : 0;
+  if (i == json.size()) return false;
+  for (; i < json.size(); ++i)
+    if (json[i] < '0' || json[i] > '9') return false;
+  return true;
+}
+
+// Non-empty and made of number characters only ([-0-9.eE+]): what JSON numbers are written with.
+bool IsJsonNumberText(const std::string& json) {
+  if (json.empty()) return false;
+  for (char c : json)
+    if (!((c >= '0' && c <= '9') || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-'))
+      return false;
+  return true;
+}
+
+}  // namespace
 
 std::string VariablesSelectSql(const std::string& variables_json) {
   YAML::Node root;
@@ -35,9 +55,9 @@ std::string VariablesSelectSql(const std::string& variables_json) {
           value = QuoteLiteral(v.Scalar()) + "::text";
         } else if (json == "true" || json == "false") {
           value = json;
-        } else if (std::regex_match(json, std::regex("-?[0-9]+"))) {
+        } else if (IsJsonInteger(json)) {
           value = json + "::bigint";
-        } else if (std::regex_match(json, std::regex("-?[0-9.eE+-]+"))) {
+        } else if (IsJsonNumberText(json)) {
           value = json + "::numeric";
         } else {
           value = QuoteLiteral(v.Scalar()) + "::text";
@@ -92,11 +112,17 @@ std::string FinishRender(const RenderPlan& plan, const std::vector<std::optional
   return out;
 }
 
+// The first `column "<name>" does not exist` in the message (the name has no quote).
 std::optional<std::string> MissingVariable(const std::string& message) {
-  static const std::regex undefined("column \"([^\"]+)\" does not exist");
-  std::smatch m;
-  if (!std::regex_search(message, m, undefined)) return std::nullopt;
-  return m[1].str();
+  static const std::string open = "column \"", close = "\" does not exist";
+  for (size_t at = message.find(open); at != std::string::npos; at = message.find(open, at + 1)) {
+    size_t start = at + open.size();
+    size_t end = message.find('"', start);
+    if (end == std::string::npos) break;
+    if (end > start && message.compare(end, close.size(), close) == 0)
+      return message.substr(start, end - start);
+  }
+  return std::nullopt;
 }
 
 }  // namespace pgpipe::core

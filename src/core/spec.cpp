@@ -5,10 +5,24 @@
 
 namespace pgpipe::core {
 
+// "line L, column C".
 std::string Position::ToString() const {
   return "line " + std::to_string(line) + ", column " + std::to_string(column);
 }
 
+// Finds the run holding `offset` and steps along its line.
+Position TextPosition::At(size_t offset) const {
+  if (runs.empty() || offset >= exact_until || offset < runs.front().offset) return start;
+  size_t lo = 0, hi = runs.size();
+  while (hi - lo > 1) {
+    size_t mid = (lo + hi) / 2;
+    if (runs[mid].offset <= offset) lo = mid; else hi = mid;
+  }
+  const Run& run = runs[lo];
+  return {run.at.line, run.at.column + static_cast<int>(offset - run.offset)};
+}
+
+// The YAML spelling of a block type.
 const char* BlockTypeName(BlockType type) {
   switch (type) {
     case BlockType::kDataLoader: return "data_loader";
@@ -22,12 +36,14 @@ const char* BlockTypeName(BlockType type) {
   return "unknown";
 }
 
+// Every block type's YAML spelling, for hints.
 const std::vector<std::string>& BlockTypeNames() {
   static const std::vector<std::string> names = {"data_loader", "transformer", "data_exporter",
                                                  "sensor", "conditional", "callback", "custom"};
   return names;
 }
 
+// The block type a YAML spelling names, if any.
 std::optional<BlockType> ParseBlockType(const std::string& name) {
   static const BlockType types[] = {BlockType::kDataLoader, BlockType::kTransformer,
                                     BlockType::kDataExporter, BlockType::kSensor,
@@ -37,6 +53,7 @@ std::optional<BlockType> ParseBlockType(const std::string& name) {
   return std::nullopt;
 }
 
+// A linear scan: fine for one lookup; code that looks up every block builds an index.
 const BlockSpec* PipelineSpec::FindBlock(const std::string& block_name) const {
   for (const auto& b : blocks)
     if (b.name == block_name) return &b;

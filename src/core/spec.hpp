@@ -3,7 +3,9 @@
 // writes it as the canonical JSON stored in the catalog.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +18,27 @@ struct Position {
   int column = 0;
   std::string ToString() const;  // "line 3, column 5"
 };
+
+// Where a scalar's text lies in the file, so that a byte offset inside the text (a template
+// error) is reported as the file's line and column, whatever the scalar's style: plain, quoted,
+// literal (|) or folded (>), one line or many.
+struct TextPosition {
+  // A piece of the text that lies on one line of the file byte for byte: the byte at text
+  // offset `offset` is at `at`, the next one a column further, and so on.
+  struct Run {
+    size_t offset = 0;
+    Position at;
+  };
+  Position start;          // the scalar itself (its first character, quote, or | > indicator)
+  std::vector<Run> runs;   // in offset order; empty when not located
+  // From this offset on, the text no longer matches the file byte for byte (an escape such as
+  // \t or \x41 in a double-quoted scalar): those offsets are reported at `start`.
+  size_t exact_until = std::numeric_limits<size_t>::max();
+
+  // The file position of byte `offset` of the text (`start` when it cannot be exact).
+  Position At(size_t offset) const;
+};
+
 
 // kCustom is Mage's custom block: Python only, its output (if it returns a DataFrame) read like
 // a transformer's.
@@ -48,9 +71,11 @@ struct SourceSpec {
   std::string encoding = "UTF8";
   double connect_timeout_s = 0;  // 0 = the GUC's value
   double timeout_s = 0;
-  int64_t max_bytes = 0;
+  int64_t max_bytes = 0;               // downloaded (compressed) bytes, 0 = the GUC's value
+  int64_t max_decompressed_bytes = 0;  // bytes after inflation, 0 = the GUC's value
   bool create = false;  // load_csv: create the target from the columns when it is missing
   Position where;
+  TextPosition url_at;
 };
 
 // Where a data_exporter publishes.
@@ -77,6 +102,7 @@ struct TestSpec {
   std::string name;  // optional label for reports
   std::string severity = "error";  // error: a failure fails the block | warn: it is recorded
   Position where;
+  TextPosition sql_at;  // of assert or expression
 };
 
 struct RetrySpec {
@@ -113,6 +139,12 @@ struct BlockSpec {
   std::string file;               // python: the file it came from ("transformers/x.py"), for messages
   std::string configuration_json; // python: Mage's block configuration as JSON ("" none)
   Position where;
+  Position name_at;             // of its name (uuid in Mage files)
+  // Where each name of `upstream` / `downstream` was written, aligned with those lists as
+  // parsed; validation keeps upstream_at aligned and leaves downstream_at empty.
+  std::vector<Position> upstream_at;
+  std::vector<Position> downstream_at;
+  TextPosition sql_at, sensor_url_at, on_success_at, on_failure_at;
 };
 
 struct PipelineSettings {
@@ -120,6 +152,7 @@ struct PipelineSettings {
   std::string overlap = "queue";  // queue | skip
   double timeout_s = 0;
   std::string webhook_url;
+  TextPosition webhook_url_at;
 };
 
 // A pipeline variable's default, kept as JSON text ("2021", "\"yellow\"", "[1,2]").

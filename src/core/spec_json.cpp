@@ -7,8 +7,9 @@
 #include <cmath>
 #include <stdexcept>
 #include <cstdio>
-#include <regex>
 
+#include "core/error.hpp"
+#include "core/interrupts.hpp"
 #include "core/pg_free.hpp"
 
 namespace pgpipe::core {
@@ -46,10 +47,12 @@ class Obj {
   std::string out_ = "{";
 };
 
+// {"line":L,"column":C}.
 std::string PositionJson(const Position& p) {
   return "{\"line\":" + std::to_string(p.line) + ",\"column\":" + std::to_string(p.column) + "}";
 }
 
+// A loader's source, every field written (defaults included).
 std::string SourceJson(const SourceSpec& s) {
   std::string columns = "[";
   for (size_t i = 0; i < s.columns.size(); ++i) {
@@ -64,9 +67,11 @@ std::string SourceJson(const SourceSpec& s) {
       .Str("delimiter", s.delimiter).Str("quote", s.quote).StrIf("escape", s.escape)
       .Str("null", s.null_string).Str("encoding", s.encoding)
       .Num("connect_timeout", s.connect_timeout_s).Num("timeout", s.timeout_s)
-      .Num("max_bytes", static_cast<double>(s.max_bytes)).Done();
+      .Num("max_bytes", static_cast<double>(s.max_bytes))
+      .Num("max_decompressed_bytes", static_cast<double>(s.max_decompressed_bytes)).Done();
 }
 
+// One test, with only the fields its kind uses.
 std::string TestJson(const TestSpec& t) {
   Obj o;
   o.Str("kind", t.kind).StrIf("sql", t.sql);
@@ -100,6 +105,7 @@ std::string JsonNumber(const std::string& v) {
 
 }  // namespace
 
+// Escapes quotes, backslashes and control characters.
 std::string JsonString(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
@@ -122,31 +128,52 @@ std::string JsonString(const std::string& s) {
   return out + "\"";
 }
 
-std::string YamlToJson(const YAML::Node& node) {
-  if (!node.IsDefined() || node.IsNull()) return "null";
-  if (node.IsSequence()) {
-    std::string out = "[";
-    for (size_t i = 0; i < node.size(); ++i) out += (i ? "," : "") + YamlToJson(node[i]);
-    return out + "]";
-  }
-  if (node.IsMap()) {
-    std::string out = "{";
-    bool first = true;
-    for (auto it = node.begin(); it != node.end(); ++it) {
-      out += (first ? "" : ",") + JsonString(it->first.Scalar()) + ":" + YamlToJson(it->second);
-      first = false;
+namespace {
+
+// Moves i past ASCII digits; true when there was at least one.
+bool SkipDigits(const std::string& v, size_t& i) {
+  size_t start = i;
+  while (i < v.size() && v[i] >= '0' && v[i] <= '9') ++i;
+  return i > start;
+}
+
+// YAML 1.2 core schema integer: [-+]?[0-9]+. (Hand-written: libstdc++'s std::regex recurses
+// once per character and overflows the stack on a scalar of some 100 KB.)
+bool IsYamlInteger(const std::string& v) {
+  size_t i = v.size() > 0 && (v[0] == '-' || v[0] == '+') ? 1 : 0;
+  return SkipDigits(v, i) && i == v.size();
+}
+
+// YAML 1.2 core schema float (finite): [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool IsYamlReal(const std::string& v) {
+  size_t i = v.size() > 0 && (v[0] == '-' || v[0] == '+') ? 1 : 0;
+  if (i < v.size() && v[i] == '.') {
+    ++i;
+    if (!SkipDigits(v, i)) return false;
+  } else {
+    if (!SkipDigits(v, i)) return false;
+    if (i < v.size() && v[i] == '.') {
+      ++i;
+      SkipDigits(v, i);
     }
-    return out + "}";
   }
+  if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+    ++i;
+    if (i < v.size() && (v[i] == '-' || v[i] == '+')) ++i;
+    if (!SkipDigits(v, i)) return false;
+  }
+  return i == v.size();
+}
+
+// A YAML scalar as a JSON value.
+std::string ScalarJson(const YAML::Node& node) {
   const std::string& v = node.Scalar();
   if (node.Tag() == "!") return JsonString(v);  // quoted in the file: always a string
-  static const std::regex integer("[-+]?[0-9]+");
-  static const std::regex real("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
   if (v == "true" || v == "false") return v;
   if (v == "True" || v == "TRUE") return "true";
   if (v == "False" || v == "FALSE") return "false";
   if (v == "~" || v == "null" || v == "Null" || v == "NULL") return "null";
-  if (std::regex_match(v, integer)) {
+  if (IsYamlInteger(v)) {
     // JSON has no leading zeros ("01" -> 1); integers too long for int64 stay strings.
     try {
       return std::to_string(std::stoll(v));
@@ -154,12 +181,78 @@ std::string YamlToJson(const YAML::Node& node) {
       return JsonString(v);
     }
   }
-  if (std::regex_match(v, real)) {
+  if (IsYamlReal(v)) {
     return JsonNumber(v);
   }
   return JsonString(v);
 }
 
+// Appends JSON to one string, throwing as soon as it is over the byte or depth limit.
+class JsonWriter {
+ public:
+  explicit JsonWriter(const JsonLimits& limits) : limits_(limits) {}
+
+  // Writes `node` and everything under it; `depth` counts the collections around it.
+  void Write(const YAML::Node& node, size_t depth) {
+    poller_.Tick();
+    if (!node.IsDefined() || node.IsNull()) return Put("null", node);
+    if (node.IsScalar()) return Put(ScalarJson(node), node);
+    if (depth >= limits_.max_depth)
+      throw Error(sqlstate::kProgramLimitExceeded,
+                  "a YAML value nests deeper than " + std::to_string(limits_.max_depth) +
+                      " levels" + At(node));
+    bool map = node.IsMap();
+    Put(map ? "{" : "[", node);
+    bool first = true;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      if (!first) Put(",", node);
+      first = false;
+      if (map) {
+        Put(JsonString(it->first.Scalar()) + ":", it->first);
+        Write(it->second, depth + 1);
+      } else {
+        Write(*it, depth + 1);
+      }
+    }
+    Put(map ? "}" : "]", node);
+  }
+
+  std::string Take() { return std::move(out_); }
+
+ private:
+  // Appends `text` produced for `node`.
+  void Put(const std::string& text, const YAML::Node& node) {
+    if (out_.size() + text.size() > limits_.max_bytes)
+      throw Error(sqlstate::kProgramLimitExceeded,
+                  "a YAML value converts to more than " + std::to_string(limits_.max_bytes) +
+                      " bytes of JSON (anchors and aliases count each time they are used)" +
+                      At(node));
+    out_ += text;
+  }
+
+  // " at line L, column C" of a node, or "" when it has no position.
+  static std::string At(const YAML::Node& node) {
+    YAML::Mark mark = node.Mark();
+    if (mark.is_null()) return "";
+    return " at line " + std::to_string(mark.line + 1) + ", column " +
+           std::to_string(mark.column + 1);
+  }
+
+  const JsonLimits& limits_;
+  std::string out_;
+  InterruptPoller poller_;
+};
+
+}  // namespace
+
+// Walks the node with a writer that enforces the limits.
+std::string YamlToJson(const YAML::Node& node, const JsonLimits& limits) {
+  JsonWriter writer(limits);
+  writer.Write(node, 0);
+  return writer.Take();
+}
+
+// One block, as stored in pipeline.blocks.definition.
 std::string BlockToJson(const BlockSpec& b) {
   Obj o;
   o.Str("name", b.name).Str("type", BlockTypeName(b.type)).StrIf("description", b.description)
@@ -192,6 +285,7 @@ std::string BlockToJson(const BlockSpec& b) {
   return o.Done();
 }
 
+// The whole validated spec, as stored in pipeline.pipeline_versions.spec.
 std::string SpecToJson(const PipelineSpec& spec) {
   std::string variables = "{";
   for (size_t i = 0; i < spec.variables.size(); ++i)

@@ -2,6 +2,7 @@
 // by the executor through Postgres's jsonb functions), and YAML values as JSON.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "core/spec.hpp"
@@ -15,8 +16,17 @@ namespace pgpipe::core {
 // `s` as a JSON string literal, quotes included.
 std::string JsonString(const std::string& s);
 
-// A YAML value as JSON: plain scalars typed as YAML 1.2's core schema types them.
-std::string YamlToJson(const YAML::Node& node);
+// Bounds of one YamlToJson conversion: the expanded tree of an aliased (or, loaded without
+// LoadBoundedYaml, even cyclic) node can be far bigger than its text.
+struct JsonLimits {
+  size_t max_bytes = 16 * 1024 * 1024;  // of JSON produced
+  size_t max_depth = 64;                // nesting of arrays and objects
+};
+
+// A YAML value as JSON: plain scalars typed as YAML 1.2's core schema types them. Throws
+// core::Error 54000 naming the limit and the line and column where the output went over it;
+// checks for interrupts as it goes.
+std::string YamlToJson(const YAML::Node& node, const JsonLimits& limits = {});
 
 // The whole spec as one JSON object.
 std::string SpecToJson(const PipelineSpec& spec);

@@ -8,6 +8,7 @@
 
 namespace pgpipe::core {
 
+// Counts lines and columns up to the offset.
 std::string OffsetToLineColumn(const std::string& text, size_t offset) {
   int line = 1, column = 1;
   for (size_t i = 0; i < offset && i < text.size(); ++i) {
@@ -21,7 +22,19 @@ std::string OffsetToLineColumn(const std::string& text, size_t offset) {
   return "line " + std::to_string(line) + ", column " + std::to_string(column);
 }
 
-std::vector<TemplatePiece> ScanTemplate(const std::string& text, const std::string& what) {
+namespace {
+
+// Where an error at `offset` of the template is: in the file when known, else in the text.
+std::string Place(const std::string& text, size_t offset, const TextPosition* where) {
+  if (where != nullptr && where->start.line > 0) return " at " + where->At(offset).ToString();
+  return " (" + OffsetToLineColumn(text, offset) + " of its text)";
+}
+
+}  // namespace
+
+// Finds each "{{" and its "}}", left to right.
+std::vector<TemplatePiece> ScanTemplate(const std::string& text, const std::string& what,
+                                        const TextPosition* where) {
   std::vector<TemplatePiece> pieces;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -34,20 +47,20 @@ std::vector<TemplatePiece> ScanTemplate(const std::string& text, const std::stri
     size_t close = text.find("}}", open + 2);
     if (close == std::string::npos)
       throw Error(sqlstate::kSyntaxError,
-                  "unterminated \"{{\" in " + what + " (" + OffsetToLineColumn(text, open) + " of its text)",
-                  "", "Close the placeholder with \"}}\".");
+                  "unterminated \"{{\" in " + what + Place(text, open, where), "",
+                  "Close the placeholder with \"}}\".");
     std::string inner = text.substr(open + 2, close - open - 2);
     size_t first = inner.find_first_not_of(" \t\r\n");
     size_t last = inner.find_last_not_of(" \t\r\n");
     if (first == std::string::npos)
-      throw Error(sqlstate::kSyntaxError,
-                  "empty \"{{ }}\" in " + what + " (" + OffsetToLineColumn(text, open) + " of its text)");
+      throw Error(sqlstate::kSyntaxError, "empty \"{{ }}\" in " + what + Place(text, open, where));
     pieces.push_back({true, inner.substr(first, last - first + 1), open});
     pos = close + 2;
   }
   return pieces;
 }
 
+// Letters, digits and underscores, not starting with a digit.
 bool IsBareName(const std::string& expression) {
   if (expression.empty()) return false;
   if (!(std::isalpha(static_cast<unsigned char>(expression[0])) || expression[0] == '_'))

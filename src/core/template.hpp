@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/spec.hpp"
+
 namespace pgpipe::core {
 
 struct TemplatePiece {
@@ -15,8 +17,11 @@ struct TemplatePiece {
 };
 
 // Splits `text` into literal and expression pieces; throws on an unterminated or empty `{{`.
-// `what` names the template in errors ("sql of block \"x\"").
-std::vector<TemplatePiece> ScanTemplate(const std::string& text, const std::string& what);
+// `what` names the template in errors ("sql of block \"x\""). With `where` (the text's place in
+// the pipeline file) an error ends with the file's line and column of the "{{"; without it (or
+// when the place is unknown), with the line and column inside the text.
+std::vector<TemplatePiece> ScanTemplate(const std::string& text, const std::string& what,
+                                        const TextPosition* where = nullptr);
 
 // True when `expression` is a bare name (letters, digits, underscores): a block or variable.
 bool IsBareName(const std::string& expression);

@@ -105,6 +105,15 @@ std::string UrlScheme(const std::string& url) {
   return Lower(url.substr(0, colon));
 }
 
+// A ':' before any "{{" means the scheme is written out.
+std::optional<std::string> LiteralUrlScheme(const std::string& url) {
+  size_t colon = url.find(':');
+  size_t placeholder = url.find("{{");
+  if (placeholder != std::string::npos && (colon == std::string::npos || placeholder < colon))
+    return std::nullopt;
+  return UrlScheme(url);
+}
+
 // Looks for "%2e" in the path (case-insensitive), before any query or fragment.
 bool HasEncodedDotSegment(const std::string& url) {
   std::string lower = url.substr(0, url.find_first_of("?#"));

@@ -2,6 +2,7 @@
 // keeps credentials (userinfo, tokens in the query) out of every message, log line and view.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,10 @@ std::string RedactUrl(const std::string& url);
 
 // Returns the lowercased scheme of url ("https"), or "" when it has none.
 std::string UrlScheme(const std::string& url);
+
+// The scheme of `url` as a pipeline file spells it ("" when it has none), or nullopt when the
+// URL starts inside a {{ template }} before any ':' (then only the rendered URL can tell).
+std::optional<std::string> LiteralUrlScheme(const std::string& url);
 
 // True when the URL's path holds a percent-encoded dot ("%2e"), which a server may decode into
 // a "../" segment after the prefix check; refused while allowed prefixes are in force.

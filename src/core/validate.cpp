@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "core/dag.hpp"
 #include "core/error.hpp"
+#include "core/interrupts.hpp"
 #include "core/names.hpp"
 #include "core/template.hpp"
 #include "core/pg_free.hpp"
@@ -15,16 +17,28 @@ namespace pgpipe::core {
 
 namespace {
 
+// " at line L, column C", or "" for an unknown position.
 std::string At(const Position& p) { return p.line ? " at " + p.ToString() : ""; }
 
+// Throws `message` with the position appended.
 [[noreturn]] void Fail(const char* state, const std::string& message, const Position& where,
                        const std::string& hint = {}) {
   throw Error(state, message + At(where), "", hint);
 }
 
-void AddUnique(std::vector<std::string>& list, const std::string& name) {
-  if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
-}
+// What validation looks up per block and per link, built once so every check is a hash
+// lookup: the blocks by name, and each block's upstream names as a set.
+struct Links {
+  std::unordered_map<std::string, size_t> index;
+  std::vector<std::unordered_set<std::string>> upstream;
+
+// True when a block of the pipeline has this name.
+  bool IsBlock(const std::string& name) const { return index.count(name) != 0; }
+// True when `name` is an upstream link of block number `block`.
+  bool IsUpstream(size_t block, const std::string& name) const {
+    return upstream[block].count(name) != 0;
+  }
+};
 
 // The keys each block type may use beyond name/type/description/upstream/tests/retry/timeout.
 void CheckKeysForType(const BlockSpec& b) {
@@ -70,6 +84,7 @@ void CheckPythonBlock(const BlockSpec& b) {
          b.where, "Write on_success / on_failure in SQL.");
 }
 
+// What each block type cannot do without (a loader its source or sql, and so on).
 void CheckRequiredForType(const BlockSpec& b) {
   auto need = [&](bool ok, const std::string& what) {
     if (!ok)
@@ -110,80 +125,131 @@ void CheckRequiredForType(const BlockSpec& b) {
 }
 
 // Checks the {{ }} placeholders of one template: a bare name that is a block must be upstream.
-void CheckTemplate(const PipelineSpec& spec, const BlockSpec& b, const std::string& text,
-                   const std::string& what, bool self_allowed) {
+// Errors point at the placeholder's line and column in the file.
+void CheckTemplate(const Links& links, size_t block, const BlockSpec& b, const std::string& text,
+                   const TextPosition& where, const std::string& what, bool self_allowed) {
   if (text.empty()) return;
-  for (const auto& piece : ScanTemplate(text, what)) {
+  for (const auto& piece : ScanTemplate(text, what, &where)) {
     if (!piece.is_expression || !IsBareName(piece.text)) continue;
+    Position at = where.start.line > 0 ? where.At(piece.offset) : b.where;
     if (piece.text == "self") {
       if (!self_allowed)
         Fail(sqlstate::kInvalidParameterValue,
-             "{{ self }} in " + what + " is only meaningful in tests", b.where);
+             "{{ self }} in " + what + " is only meaningful in tests", at);
       continue;
     }
     if (piece.text == b.name)
       Fail(sqlstate::kInvalidParameterValue,
-           what + " refers to its own block; use {{ self }} in tests", b.where);
-    if (spec.FindBlock(piece.text) &&
-        std::find(b.upstream.begin(), b.upstream.end(), piece.text) == b.upstream.end())
+           what + " refers to its own block; use {{ self }} in tests", at);
+    if (links.IsBlock(piece.text) && !links.IsUpstream(block, piece.text))
       Fail(sqlstate::kInvalidObjectDefinition,
            what + " reads block \"" + piece.text + "\", which is not upstream of \"" + b.name +
                "\"",
-           b.where, "Add \"" + piece.text + "\" to the upstream list of \"" + b.name + "\".");
+           at, "Add \"" + piece.text + "\" to the upstream list of \"" + b.name + "\".");
   }
+}
+
+// Where the k-th name of a link list was written, or the block when that is not known (links
+// copied in by src/pg, say, come without positions).
+Position LinkAt(const BlockSpec& b, const std::vector<std::string>& names,
+                const std::vector<Position>& at, size_t k) {
+  return at.size() == names.size() && at[k].line > 0 ? at[k] : b.where;
 }
 
 }  // namespace
 
+// Names, then links (downstream_blocks folded into upstream), then order, then each block;
+// linear in blocks, links and template placeholders.
 void ValidatePipeline(PipelineSpec& spec) {
-  std::vector<std::string> names;
-  std::set<std::string> seen;
-  for (const auto& b : spec.blocks) {
-    if (!seen.insert(b.name).second)
+  const size_t n = spec.blocks.size();
+  Links links;
+  links.index.reserve(n);
+  InterruptPoller poller;
+  std::unordered_set<std::string> variables;
+  for (const auto& v : spec.variables) variables.insert(v.name);
+  for (size_t i = 0; i < n; ++i) {
+    poller.Tick();
+    const BlockSpec& b = spec.blocks[i];
+    if (!links.index.emplace(b.name, i).second)
       Fail(sqlstate::kDuplicateObject,
            "duplicate block name \"" + b.name + "\" in pipeline \"" + spec.name + "\"", b.where,
            "Block names must be unique within a pipeline.");
-    names.push_back(b.name);
+    // {{ name }} stands for a block's output or a variable's value: it must not mean both.
+    if (variables.count(b.name))
+      Fail(sqlstate::kDuplicateObject,
+           "block \"" + b.name + "\" has the name of a variable of pipeline \"" + spec.name + "\"",
+           b.name_at.line > 0 ? b.name_at : b.where,
+           "{{ " + b.name + " }} would mean both: rename the block or the variable.");
   }
+  // The names, only for "did you mean" on an unknown link.
+  auto names = [&] {
+    std::vector<std::string> all;
+    for (const auto& b : spec.blocks) all.push_back(b.name);
+    return all;
+  };
   // Links: every named block exists; downstream_blocks become upstream links.
+  for (const auto& b : spec.blocks) {
+    poller.Tick();
+    for (size_t k = 0; k < b.upstream.size(); ++k)
+      if (!links.IsBlock(b.upstream[k]))
+        Fail(sqlstate::kUndefinedObject,
+             "block \"" + b.name + "\" names unknown upstream block \"" + b.upstream[k] + "\"",
+             LinkAt(b, b.upstream, b.upstream_at, k), DidYouMean(b.upstream[k], names()));
+    for (size_t k = 0; k < b.downstream.size(); ++k)
+      if (!links.IsBlock(b.downstream[k]))
+        Fail(sqlstate::kUndefinedObject,
+             "block \"" + b.name + "\" names unknown downstream block \"" + b.downstream[k] + "\"",
+             LinkAt(b, b.downstream, b.downstream_at, k), DidYouMean(b.downstream[k], names()));
+  }
+  // Each link once, with where it was first written (upstream_at stays aligned with upstream).
+  links.upstream.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    BlockSpec& b = spec.blocks[i];
+    std::vector<std::string> unique;
+    std::vector<Position> unique_at;
+    for (size_t k = 0; k < b.upstream.size(); ++k) {
+      if (!links.upstream[i].insert(b.upstream[k]).second) continue;
+      unique_at.push_back(LinkAt(b, b.upstream, b.upstream_at, k));
+      unique.push_back(std::move(b.upstream[k]));
+    }
+    b.upstream = std::move(unique);
+    b.upstream_at = std::move(unique_at);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const BlockSpec& b = spec.blocks[i];
+    for (size_t k = 0; k < b.downstream.size(); ++k) {
+      BlockSpec& other = spec.blocks[links.index.at(b.downstream[k])];
+      if (!links.upstream[links.index.at(b.downstream[k])].insert(b.name).second) continue;
+      other.upstream.push_back(b.name);
+      other.upstream_at.push_back(LinkAt(b, b.downstream, b.downstream_at, k));
+    }
+  }
   for (auto& b : spec.blocks) {
-    for (const auto& up : b.upstream)
-      if (!seen.count(up))
-        Fail(sqlstate::kUndefinedObject,
-             "block \"" + b.name + "\" names unknown upstream block \"" + up + "\"", b.where,
-             DidYouMean(up, names));
-    for (const auto& down : b.downstream)
-      if (!seen.count(down))
-        Fail(sqlstate::kUndefinedObject,
-             "block \"" + b.name + "\" names unknown downstream block \"" + down + "\"", b.where,
-             DidYouMean(down, names));
+    b.downstream.clear();
+    b.downstream_at.clear();
   }
   for (const auto& b : spec.blocks)
-    for (const auto& down : b.downstream)
-      for (auto& other : spec.blocks)
-        if (other.name == down) AddUnique(other.upstream, b.name);
-  for (auto& b : spec.blocks) b.downstream.clear();
-  for (const auto& b : spec.blocks)
-    for (const auto& up : b.upstream)
-      for (auto& other : spec.blocks)
-        if (other.name == up) AddUnique(other.downstream, b.name);
+    for (const auto& up : b.upstream) spec.blocks[links.index.at(up)].downstream.push_back(b.name);
 
   TopologicalOrder(spec);  // throws naming the cycle
 
   std::map<std::string, std::string> publishers;
-  for (const auto& b : spec.blocks) {
+  for (size_t i = 0; i < n; ++i) {
+    poller.Tick();
+    const BlockSpec& b = spec.blocks[i];
     if (b.reference_only) continue;
     CheckKeysForType(b);
     CheckRequiredForType(b);
     const std::string label = "block \"" + b.name + "\"";
-    CheckTemplate(spec, b, b.sql, "sql of " + label, false);
-    if (b.source) CheckTemplate(spec, b, b.source->url, "url of " + label, false);
-    CheckTemplate(spec, b, b.sensor_url, "url of " + label, false);
-    CheckTemplate(spec, b, b.on_success, "on_success of " + label, false);
-    CheckTemplate(spec, b, b.on_failure, "on_failure of " + label, false);
-    for (size_t i = 0; i < b.tests.size(); ++i)
-      CheckTemplate(spec, b, b.tests[i].sql,
-                    "test " + std::to_string(i + 1) + " of " + label, true);
+    CheckTemplate(links, i, b, b.sql, b.sql_at, "sql of " + label, false);
+    if (b.source)
+      CheckTemplate(links, i, b, b.source->url, b.source->url_at, "url of " + label, false);
+    CheckTemplate(links, i, b, b.sensor_url, b.sensor_url_at, "url of " + label, false);
+    CheckTemplate(links, i, b, b.on_success, b.on_success_at, "on_success of " + label, false);
+    CheckTemplate(links, i, b, b.on_failure, b.on_failure_at, "on_failure of " + label, false);
+    for (size_t t = 0; t < b.tests.size(); ++t)
+      CheckTemplate(links, i, b, b.tests[t].sql, b.tests[t].sql_at,
+                    "test " + std::to_string(t + 1) + " of " + label, true);
     if (b.trigger_rule != "all_success") {
       if (b.type == BlockType::kCallback)
         Fail(sqlstate::kInvalidParameterValue,

@@ -7,23 +7,27 @@
 #include <memory>
 
 #include "core/error.hpp"
+#include "core/request_url.hpp"
 #include "core/url.hpp"
 #include "core/pg_free.hpp"
 
 namespace pgpipe::core {
 
-void PostJson(const std::string& url, const std::string& json, long timeout_ms) {
-  std::string scheme = UrlScheme(url);
-  if (scheme != "http" && scheme != "https")
-    throw Error(sqlstate::kInvalidParameterValue, "webhook URL \"" + RedactUrl(url) + "\" is not http or https");
+// Checks and normalises the URL, then posts to that normal form.
+void PostJson(const std::string& url, const std::string& json, long timeout_ms,
+              const std::vector<std::string>& allowed_prefixes) {
+  const std::string target = CheckedRequestUrl(url, allowed_prefixes, "webhook URL");
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) throw Error(sqlstate::kInternalError, "could not start libcurl");
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(
       curl_slist_append(nullptr, "Content-Type: application/json"), curl_slist_free_all);
   CURL* h = curl.get();
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_URL, target.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  // The URL was normalised once: libcurl must send that path as is, not squash it again.
+  curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, json.c_str());
   curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(json.size()));
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
@@ -34,12 +38,17 @@ void PostJson(const std::string& url, const std::string& json, long timeout_ms) 
   CURLcode rc = curl_easy_perform(h);
   if (rc != CURLE_OK)
     throw Error(sqlstate::kConnectionFailure,
-                "could not post to webhook \"" + RedactUrl(url) + "\": " + curl_easy_strerror(rc));
+                "could not post to webhook \"" + RedactUrl(target) + "\": " + curl_easy_strerror(rc));
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   if (status < 200 || status >= 300)
     throw Error(sqlstate::kConnectionException,
-                "webhook \"" + RedactUrl(url) + "\" answered HTTP " + std::to_string(status));
+                "webhook \"" + RedactUrl(target) + "\" answered HTTP " + std::to_string(status));
+}
+
+// No prefixes: any http(s) URL.
+void PostJson(const std::string& url, const std::string& json, long timeout_ms) {
+  PostJson(url, json, timeout_ms, {});
 }
 
 }  // namespace pgpipe::core

@@ -2,11 +2,19 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace pgpipe::core {
 
-// POSTs `json` to `url` (http or https only) with Content-Type application/json; throws
-// core::Error when it cannot be delivered or the answer is not 2xx.
+// POSTs `json` with Content-Type application/json to the URL HttpSource would fetch for `url`:
+// libcurl's normal form, checked against `allowed_prefixes` (empty: any) exactly as loaders
+// are (CheckedRequestUrl, request_url.hpp), so ../ and %2e cannot get past a prefix. Throws
+// core::Error when the URL is refused, or the post cannot be delivered or is not answered 2xx.
+// Redirects are not followed.
+void PostJson(const std::string& url, const std::string& json, long timeout_ms,
+              const std::vector<std::string>& allowed_prefixes);
+
+// PostJson with no prefix to match (the URL is still normalised and must be http or https).
 void PostJson(const std::string& url, const std::string& json, long timeout_ms);
 
 }  // namespace pgpipe::core

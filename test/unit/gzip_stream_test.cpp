@@ -151,12 +151,33 @@ TEST(GzipInflater, ReportsABadChecksumAtTheTrailer) {
                                           std::to_string(gz.size() - 4) + ": incorrect data check");
 }
 
-TEST(GzipInflater, ReportsGarbageAfterTheLastMember) {
+TEST(GzipInflater, NamesTrailingDataAfterTheLastMemberWithItsOffset) {
   std::string gz = Gzip("a,b\n");
-  Error e = CatchError([&] { InflateInPieces(gz + "junk", {1}); });
-  EXPECT_EQ(std::string(e.message()), "invalid gzip data at compressed byte " +
-                                          std::to_string(gz.size() + 2) +
-                                          ": incorrect header check");
+  const std::string at = "trailing data after the end of the gzip stream at offset " +
+                         std::to_string(gz.size());
+  for (std::vector<size_t> sizes : {std::vector<size_t>{1}, {gz.size()}, {gz.size() + 4}, {3}}) {
+    Error e = CatchError([&] { InflateInPieces(gz + "junk", sizes); });
+    EXPECT_EQ(e.sqlstate(), "22P04");
+    EXPECT_EQ(std::string(e.message()), at) << "piece " << sizes[0];
+    EXPECT_EQ(e.detail(), "The gzip stream ends properly there, but what follows begins with "
+                          "6a 75, not with the 1f 8b of another gzip member.");
+  }
+  // Zero padding is trailing data too; one stray byte is found at the end.
+  EXPECT_EQ(std::string(CatchError([&] { InflateInPieces(gz + std::string(512, '\0'), {4096}); })
+                            .message()),
+            at);
+  Error one = CatchError([&] { InflateInPieces(gz + "x", {1}); });
+  EXPECT_EQ(std::string(one.message()), at);
+  EXPECT_EQ(one.detail(), "The gzip stream ends properly there, but what follows begins with 78, "
+                          "not with the 1f 8b of another gzip member.");
+  // A lone 1f may be the start of a member that was cut off.
+  EXPECT_EQ(std::string(CatchError([&] { InflateInPieces(gz + "\x1f", {1}); }).message()),
+            "gzip stream is truncated: the data ended after " + std::to_string(gz.size() + 1) +
+                " compressed bytes");
+  // A real second member right after still works, split anywhere.
+  std::string two = gz + Gzip("c,d\n");
+  for (size_t piece : {size_t{1}, gz.size() + 1, gz.size() - 1, two.size()})
+    EXPECT_EQ(InflateInPieces(two, {piece}), "a,b\nc,d\n") << piece;
 }
 
 TEST(GzipInflater, PropagatesSinkExceptions) {

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -20,6 +21,8 @@
 #include "core/byte_queue.hpp"
 #include "core/error.hpp"
 #include "core/gzip_stream.hpp"
+#include "core/http_status.hpp"
+#include "core/retry_class.hpp"
 #include "loopback_http_server.hpp"
 
 namespace pgpipe::core {
@@ -677,6 +680,189 @@ TEST(HttpSourceBench, DISABLED_ThroughputOfAHundredMegabyteGzippedCsv) {
                 static_cast<double>(csv.size()) / 1e6, static_cast<double>(gz.size()) / 1e6,
                 seconds, static_cast<double>(csv.size()) / 1e6 / seconds);
   }
+}
+
+}  // namespace
+}  // namespace pgpipe::core
+
+namespace pgpipe::core {
+namespace {
+
+// --- HttpSource: decompressed size, empty answers, header limits -----------------------------
+
+TEST(HttpSourceLimits, StopsAGzipBombAtMaxDecompressedBytesNamingBothSizes) {
+  LoopbackHttpServer server;
+  std::string gz = Gzip(std::string(50 * 1024 * 1024, 'a'), 9);  // 50 MiB in about 50 KB
+  server.Route("/bomb.csv.gz", LoopbackHttpServer::Serve(gz));
+  FetchOptions opts = Opts(server.Url("/bomb.csv.gz"));
+  opts.max_decompressed_bytes = 1024 * 1024;
+  HttpSource source(opts);
+  source.Start();
+  Error e = CatchError([&] { ReadAll(source); });
+  EXPECT_EQ(e.sqlstate(), "54000");
+  const std::string message = e.message();
+  EXPECT_EQ(message.rfind("download inflates to more than 1048576 bytes (max_decompressed_bytes) "
+                          "from ", 0), 0u) << message;
+  EXPECT_NE(message.find(" compressed bytes fetching \"" + server.Url("/bomb.csv.gz") + "\""),
+            std::string::npos) << message;
+  EXPECT_EQ(e.hint(), "Raise max_decompressed_bytes if the file is expected to be this large.");
+  EXPECT_EQ(e.context(), "");  // the message names the URL already
+  EXPECT_LE(source.Stats().bytes_decompressed, opts.max_decompressed_bytes);
+  EXPECT_EQ(ClassifyForRetry(e), RetryClass::kPermanent);
+}
+
+TEST(HttpSourceLimits, StopsAnEndlessGzipStream) {
+  LoopbackHttpServer server;
+  server.Route("/endless.gz", LoopbackHttpServer::EndlessGzip());
+  FetchOptions opts = Opts(server.Url("/endless.gz"));
+  opts.max_decompressed_bytes = 64 * 1024 * 1024;
+  auto start = Clock::now();
+  Error e = FetchError(opts);
+  EXPECT_LT(MsSince(start), 10000);
+  EXPECT_EQ(std::string(e.message()).rfind("download inflates to more than 67108864 bytes", 0), 0u)
+      << e.message();
+}
+
+TEST(HttpSourceLimits, AppliesMaxDecompressedBytesToPlainBodiesToo) {
+  LoopbackHttpServer server;
+  server.Route("/plain.csv", LoopbackHttpServer::Serve(GenerateCsv(100000)));
+  FetchOptions opts = Opts(server.Url("/plain.csv"));
+  opts.max_decompressed_bytes = 1000;
+  Error e = FetchError(opts);
+  EXPECT_EQ(std::string(e.message()), "download exceeds max_decompressed_bytes (1000 bytes) fetching \"" +
+                                          server.Url("/plain.csv") + "\"");
+}
+
+TEST(HttpSourceLimits, ATwoHundredWithoutAFileSaysSo) {
+  LoopbackHttpServer server;
+  server.Route("/204", LoopbackHttpServer::Status(204, "No Content", ""));
+  server.Route("/202", LoopbackHttpServer::StatusWithHeaders(202, "Accepted", "", "Retry-After: 30\r\n"));
+  server.Route("/empty", LoopbackHttpServer::Serve(""));
+  Error e = FetchError(Opts(server.Url("/204")));
+  EXPECT_EQ(e.sqlstate(), "08000");
+  EXPECT_EQ(std::string(e.message()),
+            "\"" + server.Url("/204") + "\" answered HTTP 204 (No Content): there is no file to load");
+  EXPECT_EQ(ClassifyForRetry(e), RetryClass::kPermanent);
+  e = FetchError(Opts(server.Url("/202")));
+  EXPECT_EQ(std::string(e.message()),
+            "\"" + server.Url("/202") + "\" answered HTTP 202 (Accepted): there is no file to load");
+  EXPECT_EQ(ClassifyForRetry(e), RetryClass::kTransient);
+  EXPECT_EQ(e.retry_after_s(), 30);
+  EXPECT_EQ(Fetch(Opts(server.Url("/empty"))), "");  // a 200 with no bytes is an empty file
+}
+
+TEST(HttpSourceLimits, NamesOversizedResponseHeaders) {
+  LoopbackHttpServer server;
+  server.Route("/long-line", LoopbackHttpServer::StatusWithHeaders(
+                                 200, "OK", "a\n", "X-Big: " + std::string(20000, 'x') + "\r\n"));
+  std::string many;
+  for (int i = 0; i < 100; ++i) many += "X-Many-" + std::to_string(i) + ": " + std::string(1000, 'y') + "\r\n";
+  server.Route("/many", LoopbackHttpServer::StatusWithHeaders(200, "OK", "a\n", many));
+  server.Route("/giant", LoopbackHttpServer::StatusWithHeaders(
+                             200, "OK", "a\n", "X-Giant: " + std::string(200000, 'z') + "\r\n"));
+  Error e = FetchError(Opts(server.Url("/long-line")));
+  EXPECT_EQ(e.sqlstate(), "54000");
+  EXPECT_EQ(std::string(e.message()), "response headers too large fetching \"" +
+                                          server.Url("/long-line") +
+                                          "\": a header line of 20009 bytes (the limit is 16384)");
+  e = FetchError(Opts(server.Url("/many")));
+  EXPECT_EQ(std::string(e.message()), "response headers too large fetching \"" + server.Url("/many") +
+                                          "\": more than 65536 bytes of headers");
+  e = FetchError(Opts(server.Url("/giant")));
+  EXPECT_EQ(std::string(e.message()).rfind("response headers too large fetching \"" +
+                                               server.Url("/giant") +
+                                               "\": a header line longer than libcurl accepts (", 0),
+            0u)
+      << e.message();
+  EXPECT_EQ(ClassifyForRetry(e), RetryClass::kPermanent);
+}
+
+// --- HttpSource: what is worth retrying -------------------------------------------------------
+
+// An HTTP date `seconds` from now, as servers write Retry-After.
+std::string HttpDateIn(int seconds) {
+  std::time_t when = std::time(nullptr) + seconds;
+  std::tm tm{};
+  gmtime_r(&when, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+TEST(HttpSourceRetry, ClassifiesStatusesAndHonoursRetryAfter) {
+  LoopbackHttpServer server;
+  server.Route("/busy", LoopbackHttpServer::StatusWithHeaders(503, "Service Unavailable", "later",
+                                                              "Retry-After: 2\r\n"));
+  server.Route("/slow-down", LoopbackHttpServer::StatusWithHeaders(
+                                 429, "Too Many Requests", "", "Retry-After: " + HttpDateIn(6) + "\r\n"));
+  server.Route("/forbidden", LoopbackHttpServer::Status(403, "Forbidden", "no"));
+  server.Route("/timeout", LoopbackHttpServer::Status(408, "Request Timeout", ""));
+  server.Route("/forever", LoopbackHttpServer::StatusWithHeaders(503, "Busy", "", "Retry-After: 999999\r\n"));
+
+  Error e = FetchError(Opts(server.Url("/missing.csv")));  // 404
+  EXPECT_EQ(ClassifyForRetry(e), RetryClass::kPermanent);
+  EXPECT_EQ(e.retry_after_s(), 0);
+  e = FetchError(Opts(server.Url("/busy")));
+  EXPECT_EQ(ClassifyForRetry(e), RetryClass::kTransient);
+  EXPECT_EQ(e.retry_after_s(), 2);
+  e = FetchError(Opts(server.Url("/slow-down")));
+  EXPECT_EQ(ClassifyForRetry(e), RetryClass::kTransient);
+  EXPECT_GE(e.retry_after_s(), 4);  // the date has one-second precision
+  EXPECT_LE(e.retry_after_s(), 6);
+  EXPECT_EQ(ClassifyForRetry(FetchError(Opts(server.Url("/forbidden")))), RetryClass::kPermanent);
+  EXPECT_EQ(ClassifyForRetry(FetchError(Opts(server.Url("/timeout")))), RetryClass::kTransient);
+  EXPECT_EQ(FetchError(Opts(server.Url("/forever"))).retry_after_s(), kMaxRetryAfterS);
+}
+
+TEST(HttpSourceRetry, ConnectionFailuresAreTransientRefusalsAndLimitsPermanent) {
+  LoopbackHttpServer server;
+  server.Route("/reset", LoopbackHttpServer::ResetAfter(GenerateCsv(100000), 1000));
+  server.Route("/stall", LoopbackHttpServer::StallAfter(GenerateCsv(100000), 10));
+  server.Route("/evil", LoopbackHttpServer::Redirect(302, "file:///etc/passwd"));
+  server.Route("/loop", LoopbackHttpServer::Redirect(302, "/loop"));
+  server.Route("/big", LoopbackHttpServer::Serve(GenerateCsv(100000)));
+  EXPECT_EQ(ClassifyForRetry(FetchError(Opts(server.Url("/reset")))), RetryClass::kTransient);
+  FetchOptions stall = Opts(server.Url("/stall"));
+  stall.timeout_ms = 300;
+  EXPECT_EQ(ClassifyForRetry(FetchError(stall)), RetryClass::kTransient);
+  EXPECT_EQ(ClassifyForRetry(FetchError(Opts(server.Url("/evil")))), RetryClass::kPermanent);
+  EXPECT_EQ(ClassifyForRetry(FetchError(Opts(server.Url("/loop")))), RetryClass::kPermanent);
+  FetchOptions big = Opts(server.Url("/big"));
+  big.max_bytes = 10;
+  EXPECT_EQ(ClassifyForRetry(FetchError(big)), RetryClass::kPermanent);
+  int port = 0;
+  {
+    LoopbackHttpServer gone;
+    port = gone.Port();
+  }
+  EXPECT_EQ(ClassifyForRetry(FetchError(Opts("http://127.0.0.1:" + std::to_string(port) + "/x"))),
+            RetryClass::kTransient);
+}
+
+TEST(HttpSourceRetry, TheSourceRemembersItsFailure) {
+  LoopbackHttpServer server;
+  server.Route("/busy", LoopbackHttpServer::StatusWithHeaders(503, "Busy", "", "Retry-After: 7\r\n"));
+  server.Route("/stall", LoopbackHttpServer::StallAfter(GenerateCsv(1000), 0));
+  {
+    HttpSource source(Opts(server.Url("/busy")));
+    EXPECT_FALSE(source.Failure().has_value());
+    source.Start();
+    Error thrown = CatchError([&] { ReadAll(source); });
+    std::optional<Error> kept = source.Failure();
+    ASSERT_TRUE(kept.has_value());
+    EXPECT_EQ(std::string(kept->message()), std::string(thrown.message()));
+    EXPECT_EQ(kept->sqlstate(), "08000");
+    EXPECT_EQ(kept->retry_class(), RetryClass::kTransient);
+    EXPECT_EQ(kept->retry_after_s(), 7);
+  }
+  HttpSource source(Opts(server.Url("/stall")));
+  source.Start();
+  source.Cancel();
+  char buf[8];
+  CatchError([&] { source.Read(buf, sizeof buf); });
+  ASSERT_TRUE(source.Failure().has_value());
+  EXPECT_EQ(source.Failure()->sqlstate(), "57014");
+  EXPECT_EQ(source.Failure()->retry_class(), RetryClass::kPermanent);
 }
 
 }  // namespace

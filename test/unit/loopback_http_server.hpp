@@ -186,6 +186,39 @@ class LoopbackHttpServer {
     };
   }
 
+  // A status with a small body and extra header lines (each "Name: value\r\n").
+  static Handler StatusWithHeaders(int status, std::string reason, std::string body,
+                                   std::string headers) {
+    return [=](Connection& c) {
+      if (c.SendHead(status, reason, static_cast<int64_t>(body.size()), headers)) c.Send(body);
+    };
+  }
+
+  // A gzip stream that never ends: a gzip header, then deflated zeros for as long as the client
+  // reads (about 1000:1, so inflating it has no end either).
+  static Handler EndlessGzip() {
+    return [](Connection& c) {
+      if (!c.SendHead(200, "OK", -1, "Content-Type: application/gzip\r\n")) return;
+      z_stream strm{};
+      if (deflateInit2(&strm, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) return;
+      std::string zeros(1 << 20, '\0');
+      std::string out(1 << 16, '\0');
+      bool open = true;
+      while (open) {
+        strm.next_in = reinterpret_cast<Bytef*>(zeros.data());
+        strm.avail_in = static_cast<uInt>(zeros.size());
+        do {
+          strm.next_out = reinterpret_cast<Bytef*>(out.data());
+          strm.avail_out = static_cast<uInt>(out.size());
+          deflate(&strm, Z_NO_FLUSH);
+          size_t produced = out.size() - strm.avail_out;
+          if (produced > 0 && !c.Send(out.data(), produced)) open = false;
+        } while (open && strm.avail_in > 0);
+      }
+      deflateEnd(&strm);
+    };
+  }
+
   // The body bytes_per_step at a time, every delay_ms.
   static Handler Trickle(std::string body, size_t bytes_per_step, int delay_ms) {
     return [=](Connection& c) {

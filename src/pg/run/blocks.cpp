@@ -10,7 +10,7 @@ extern "C" {
 #include <cstdio>
 
 #include "core/http_source.hpp"
-#include "core/retry.hpp"
+#include "core/retry_class.hpp"
 #include "core/sql_text.hpp"
 #include "pg/boundary.hpp"
 #include "pg/load/copy_bridge.hpp"
@@ -280,7 +280,10 @@ bool RunBlock(Run& run, const std::string& name, Error* failure, bool callback_s
     }
     const bool stopped = StopRequested();
     std::string note = WhyNotRetried(*error, b.retry, attempt);
-    double delay = std::max(RetryDelay(b.retry, attempt), core::RetryAfterSeconds(*error));
+    // (a server's Retry-After is honoured, within the block's max_delay when it has one)
+    double after = error->retry_after_s();
+    if (b.retry.max_delay_s > 0) after = std::min(after, b.retry.max_delay_s);
+    double delay = std::max(RetryDelay(b.retry, attempt), after);
     bool retry = note.empty() && attempt <= b.retry.retries;
     if (retry) {
       char wait[64];
