@@ -11,7 +11,13 @@ extern "C" {
 
 namespace pgpipe::pg {
 
-GucValues guc = {10000, 1, 30, 5, 0, nullptr, 86400, nullptr, 2, 30 * 86400, 5000, 2, true, 3};
+GucValues guc = {10000, 1, 30, 5, 0, 10240, nullptr, 86400, nullptr, 2, 30 * 86400, 5000, 2, true, 3, 1024};
+
+core::YamlLimits PipelineYamlLimits() {
+  core::YamlLimits limits;
+  limits.max_bytes = static_cast<size_t>(guc.max_pipeline_size_kb) * 1024;
+  return limits;
+}
 
 void DefineGucs() {
   DefineCustomIntVariable("pipeline.connect_timeout", "Time allowed to connect to an HTTP source.",
@@ -31,6 +37,11 @@ void DefineGucs() {
   DefineCustomIntVariable("pipeline.max_download_size",
                           "Largest download (compressed bytes) a loader accepts; 0 means no limit.",
                           nullptr, &guc.max_download_mb, 0, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MB,
+                          nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("pipeline.max_decompressed_size",
+                          "Most bytes a download may produce after decompression (a small gzip can "
+                          "inflate to gigabytes); 0 means no limit.",
+                          nullptr, &guc.max_decompressed_mb, 10240, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MB,
                           nullptr, nullptr, nullptr);
   DefineCustomStringVariable(
       "pipeline.allowed_url_prefixes",
@@ -68,6 +79,11 @@ void DefineGucs() {
                           "Times a run is queued again after its worker was interrupted (a "
                           "shutdown, a termination, a crash) before it fails instead.",
                           nullptr, &guc.max_recoveries, 3, 0, 100, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("pipeline.max_pipeline_size",
+                          "Largest pipeline file (or load_csv options) that is parsed; what its "
+                          "anchors and aliases may expand to is capped in proportion.",
+                          nullptr, &guc.max_pipeline_size_kb, 1024, 1, INT_MAX / 1024, PGC_SUSET, GUC_UNIT_KB,
+                          nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("pipeline");
 }
 

@@ -18,6 +18,7 @@ extern "C" {
 #include "core/spec_json.hpp"
 #include "core/spec_read.hpp"
 #include "core/validate.hpp"
+#include "pg/gucs.hpp"
 #include "pg/boundary.hpp"
 #include "pg/catalog/registry.hpp"
 #include "pg/privilege.hpp"
@@ -114,7 +115,7 @@ void ResolveSharedBlocks(core::PipelineSpec& spec, const std::string& project) {
                       "\" has no shared block of that name" + At(block.where),
                   "", "Define it once with shared: true and its type, sql and so on.");
     if (block.reference_only) {
-      core::BlockSpec resolved = core::ParseBlockYaml(*stored[0][0]);
+      core::BlockSpec resolved = core::ParseBlockYaml(*stored[0][0], PipelineYamlLimits());
       resolved.upstream = block.upstream;
       resolved.downstream = block.downstream;
       resolved.where = block.where;
@@ -171,7 +172,7 @@ void CreateProject(const std::string& project) {
 std::string RegisterPipeline(const std::string& yaml, const std::string& project,
                              std::vector<std::string>* notices) {
   const Oid caller = CurrentRole();
-  core::PipelineSpec spec = core::ParsePipelineYamlUnvalidated(yaml);
+  core::PipelineSpec spec = core::ParsePipelineYamlUnvalidated(yaml, PipelineYamlLimits());
   if (notices) notices->insert(notices->end(), spec.notices.begin(), spec.notices.end());
   EnsureProject(project, false);
   // Shared definitions written in this file are stored first, so references to them resolve.

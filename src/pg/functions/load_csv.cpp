@@ -8,6 +8,7 @@ extern "C" {
 
 #include "core/error.hpp"
 #include "core/pipeline_yaml.hpp"
+#include "pg/gucs.hpp"
 #include "pg/boundary.hpp"
 #include "pg/load/copy_bridge.hpp"
 #include "pg/fmgr_args.hpp"
@@ -28,7 +29,7 @@ PGPIPE_FUNCTION(pipeline_load_csv) {
   if (pg::ArgIsNull(fcinfo, 0) || pg::ArgIsNull(fcinfo, 1))
     throw core::Error(core::sqlstate::kInvalidParameterValue,
                       std::string(pg::ArgIsNull(fcinfo, 0) ? "url" : "target") + " must not be NULL");
-  request.source = core::ParseLoadOptionsJson(options_json);
+  request.source = core::ParseLoadOptionsJson(options_json, pg::PipelineYamlLimits());
   request.source.url = pg::TextArg(fcinfo, 0);
   request.target = pg::TextArg(fcinfo, 1);
   request.create = request.source.create;

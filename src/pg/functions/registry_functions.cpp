@@ -18,6 +18,7 @@ extern "C" {
 #include "core/mage_project.hpp"
 #include "core/pipeline_yaml.hpp"
 #include "core/spec_json.hpp"
+#include "pg/gucs.hpp"
 #include "pg/boundary.hpp"
 #include "pg/catalog/registry.hpp"
 #include "pg/catalog/schedules.hpp"
@@ -60,7 +61,7 @@ PGPIPE_FUNCTION(pipeline_register) {
 
 // pipeline.validate(yaml text) returns jsonb: the canonical spec, without storing anything.
 PGPIPE_FUNCTION(pipeline_validate) {
-  core::PipelineSpec spec = core::ParsePipelineYaml(pg::TextArg(fcinfo, 0));
+  core::PipelineSpec spec = core::ParsePipelineYaml(pg::TextArg(fcinfo, 0), pg::PipelineYamlLimits());
   return pg::JsonbResult(core::SpecToJson(spec));
 }
 

@@ -319,8 +319,11 @@ core::FetchOptions FetchOptionsFor(const core::SourceSpec& source) {
   opts.low_speed_time_s = guc.low_speed_time_s;
   opts.timeout_ms = static_cast<long>(source.timeout_s * 1000);
   opts.max_redirects = guc.max_redirects;
-  opts.max_bytes = source.max_bytes > 0 ? source.max_bytes
-                                        : static_cast<int64_t>(guc.max_download_mb) * 1024 * 1024;
+  // The administrator's limits (superuser-set GUCs, 0 = none); a source's own may only lower them.
+  auto tighter = [](int64_t own, int64_t admin) { return own > 0 && (admin == 0 || own < admin) ? own : admin; };
+  opts.max_bytes = tighter(source.max_bytes, static_cast<int64_t>(guc.max_download_mb) * 1024 * 1024);
+  opts.max_decompressed_bytes =
+      tighter(source.max_decompressed_bytes, static_cast<int64_t>(guc.max_decompressed_mb) * 1024 * 1024);
   bool is_superuser = PgCall([] { return superuser(); });
   if (!is_superuser) opts.allowed_prefixes = SplitPrefixes(guc.allowed_url_prefixes);
   return opts;
