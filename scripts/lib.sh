@@ -120,6 +120,9 @@ serve_fixtures() {
     [ -s "$www/$kind.csv" ] || $gen --rows 10 --bad "$kind" --out "$www/$kind.csv" 2>/dev/null
   done
   [ -s "$www/empty.csv" ] || : >"$www/empty.csv"
+  # 50 MB of CSV in about 50 kB of gzip (a decompression bomb), and a gzip file followed by junk
+  [ -s "$www/bomb.csv.gz" ] || python3 -c 'import gzip, sys; sys.stdout.buffer.write(gzip.compress(b"a,b\n" + b"1,2\n" * 12500000, 9))' >"$www/bomb.csv.gz"
+  [ -s "$www/trailing.csv.gz" ] || { cat "$www/small.csv.gz"; printf 'not gzip at all'; } >"$www/trailing.csv.gz"
   http_stop
   python3 "$PGPIPE_ROOT/test/http_server.py" --root "$www" --port "$PGPIPE_HTTP_PORT" \
     --port-file "$PGPIPE_TMP/http.port" --pid-file "$PGPIPE_TMP/http.pid" --max-seconds 3600 \

@@ -21,6 +21,10 @@ route and sends the GET headers without a body.
   GET /status/CODE               status CODE (200-599) with a short body
   GET /flaky/KEY/N/PATH          the first N requests for KEY answer 500, the
                                  later ones serve the file
+  GET /retry-after/KEY/N/S/PATH  the first N requests for KEY answer 503 with
+                                 "Retry-After: S", the later ones serve the file
+  GET /big-headers/KB/PATH       the file, with one extra response header of KB
+                                 kilobytes (capped at 1024)
   GET /counter/KEY               number of /flaky requests (GET or HEAD) seen
   POST /hook/KEY                 stores the request body (webhook tests); GET /hook/KEY returns it
                                  for KEY, as text, e.g. "3\n"
@@ -164,10 +168,11 @@ class Handler(BaseHTTPRequestHandler):
                 return
             time.sleep(0.005)
 
-    def _file(self, full):
-        """Serve a whole file (or one Range of it)."""
+    def _file(self, full, more_headers=None):
+        """Serve a whole file (or one Range of it), with more_headers if given."""
         size = os.path.getsize(full)
         start, end, code, extra = 0, size, 200, {"Accept-Ranges": "bytes"}
+        extra.update(more_headers or {})
         rng = self.headers.get("Range")
         if rng and rng.startswith("bytes=") and "," not in rng:
             a, _, b = rng[6:].strip().partition("-")
@@ -259,6 +264,23 @@ class Handler(BaseHTTPRequestHandler):
                 return self._simple(500, "flaky %s: failure %d of %d\n" % (key, seen, n))
             full = self._resolve(bits[2])
             return self._file(full) if full else self._not_found()
+        if head == "retry-after":
+            bits = rest.split("/", 3)
+            if len(bits) < 4 or not bits[1].isdigit():
+                return self._not_found()
+            key, n = urllib.parse.unquote(bits[0]), int(bits[1])
+            if _bump(key) <= n:
+                return self._simple(503, "busy\n", {"Retry-After": bits[2]})
+            full = self._resolve(bits[3])
+            return self._file(full) if full else self._not_found()
+        if head == "big-headers":
+            bits = rest.split("/", 1)
+            if len(bits) < 2 or not bits[0].isdigit():
+                return self._not_found()
+            full = self._resolve(bits[1])
+            if not full:
+                return self._not_found()
+            return self._file(full, {"X-Padding": "x" * (min(int(bits[0]), 1024) * 1024)})
         if head == "redirect":
             bits = rest.split("/", 1)
             if len(bits) < 2 or not bits[0].isdigit():

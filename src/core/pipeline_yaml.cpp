@@ -254,15 +254,22 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block, const s
                                    "header", "delimiter", "quote", "escape", "null", "encoding",
                                    "connect_timeout", "timeout", "max_bytes",
                                    "max_decompressed_bytes"};
-  keys.push_back(block.empty() ? "create" : "url");
+  if (block.empty()) {
+    keys.insert(keys.end(), {"create", "retries", "retry_delay"});
+  } else {
+    keys.push_back("url");
+  }
   MapReader r(node, block.empty() ? "load_csv options" : "source of block \"" + block + "\"",
               keys, {}, nullptr);
   SourceSpec s;
   s.where = At(node);
-  if (block.empty())
+  if (block.empty()) {
     s.create = r.Bool("create", false);
-  else
+    s.retries = static_cast<int>(r.Int("retries", 0));
+    s.retry_delay_s = r.Seconds("retry_delay", 0);
+  } else {
     s.url = r.Required("url");
+  }
   s.url_at = LocateScalar(file, r.Get("url"));
   CheckUrlScheme(s.url, r.Get("url"), "url of block \"" + block + "\"");
   s.format = r.Choice("format", "csv", {"csv"});

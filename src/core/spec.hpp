@@ -74,6 +74,8 @@ struct SourceSpec {
   int64_t max_bytes = 0;               // downloaded (compressed) bytes, 0 = the GUC's value
   int64_t max_decompressed_bytes = 0;  // bytes after inflation, 0 = the GUC's value
   bool create = false;  // load_csv: create the target from the columns when it is missing
+  int retries = 0;           // load_csv: attempts after the first, for transient failures
+  double retry_delay_s = 0;  // load_csv: wait before each retry (a server's Retry-After may be longer)
   Position where;
   TextPosition url_at;
 };

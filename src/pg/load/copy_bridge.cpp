@@ -45,6 +45,8 @@ extern "C" {
 
 #include <chrono>
 #include <cstring>
+#include <exception>
+#include <optional>
 
 #include "core/csv_header.hpp"
 #include "core/error.hpp"
@@ -334,8 +336,19 @@ LoadResult LoadCsv(const LoadRequest& request) {
   const auto started = std::chrono::steady_clock::now();
   const std::string shown_url = core::RedactUrl(source.url);
   LoadResult result;
+  // The download's own error, kept before the source is gone: its retry class and Retry-After
+  // do not survive the round trip through COPY's ereport.
+  std::optional<Error> stream_failure;
+  struct KeepFailure {
+    const core::HttpSource* stream;
+    std::optional<Error>* out;
+    ~KeepFailure() {
+      if (std::uncaught_exceptions() > 0) *out = stream->Failure();
+    }
+  };
   try {
     core::HttpSource stream(FetchOptionsFor(source));
+    KeepFailure keep{&stream, &stream_failure};
     OpenSourceGuard open(&stream);
     stream.Start();
     std::string prefix;
@@ -419,7 +432,10 @@ LoadResult LoadCsv(const LoadRequest& request) {
     result.bytes_downloaded = stats.bytes_downloaded;
     result.bytes_decompressed = stats.bytes_decompressed;
   } catch (const Error& e) {
-    throw e.WithContext("loading \"" + shown_url + "\" into " + request.target);
+    Error failed = e.WithContext("loading \"" + shown_url + "\" into " + request.target);
+    if (stream_failure && e.retry_class() == core::RetryClass::kUnknown)
+      failed.SetRetry(stream_failure->retry_class(), stream_failure->retry_after_s());
+    throw failed;
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return result;
