@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of pg_pipeline and exits non-zero on any failure:
-#   1. C++ unit tests of src/core (GoogleTest through CTest)
+#   1. C++ unit tests of src/core (GoogleTest through CTest), and the Python runtime's (unittest)
 #   2. pg_regress tests (sql/*.sql but the install script, against expected/)
 #   3. pgTAP tests (test/pgtap/*.sql through pg_prove)
 #   4. scripted tests (test/scripts/*.sh: dump/restore, server log checks, ...)
@@ -23,6 +23,10 @@ cmake -S "$PGPIPE_ROOT" -B "$PGPIPE_ROOT/build" -DCMAKE_BUILD_TYPE=RelWithDebInf
 (cd "$PGPIPE_ROOT/build" && ctest --output-on-failure --timeout 120) | tee "$PGPIPE_TMP.ctest.log"
 [ "${PIPESTATUS[0]}" = 0 ] || failed+=("unit")
 summary+=("unit (CTest):  $(grep -E 'tests passed' "$PGPIPE_TMP.ctest.log" | tail -1)")
+# The Python runtime's and compiler's own tests, no database needed.
+/usr/bin/python3 -m unittest discover -s "$PGPIPE_ROOT/test/python" 2>&1 | tee "$PGPIPE_TMP.pyunit.log" | tail -3
+[ "${PIPESTATUS[0]}" = 0 ] || { cat "$PGPIPE_TMP.pyunit.log"; failed+=("python unit"); }
+summary+=("unit (Python): $(grep -E '^Ran [0-9]+ tests' "$PGPIPE_TMP.pyunit.log") $(tail -1 "$PGPIPE_TMP.pyunit.log")")
 
 set -e
 cluster_start

@@ -231,7 +231,7 @@ class SeedPipelineTest(unittest.TestCase):
     def test_export_5_into_a_missing_schema_with_a_role_that_may_not_create_schemas(self):
         # alice may create tables in ny_taxi_alice but not schemas: the exporter must not ask
         # for CREATE SCHEMA IF NOT EXISTS, which needs CREATE on the database.
-        sql(self.conn, 'DROP ROLE IF EXISTS alice; CREATE ROLE alice; CREATE SCHEMA ny_taxi_alice; '
+        sql(self.conn, 'DROP ROLE IF EXISTS alice; CREATE ROLE alice IN ROLE pipeline_user; CREATE SCHEMA ny_taxi_alice; '
                        'GRANT USAGE, CREATE ON SCHEMA ny_taxi_alice TO alice; '
                        'GRANT USAGE ON SCHEMA pyt, pipeline TO alice; '
                        'GRANT SELECT ON pyt.transform_taxi_data TO alice; '
@@ -404,7 +404,7 @@ class MoreBlocksTest(unittest.TestCase):
     def setUpClass(cls):
         cls.conn = connect()
         cls.project = Project(ARGS.project)
-        sql(cls.conn, 'DROP ROLE IF EXISTS bob; CREATE ROLE bob; GRANT USAGE ON SCHEMA pyt, pipeline TO bob; '
+        sql(cls.conn, 'DROP ROLE IF EXISTS bob; CREATE ROLE bob IN ROLE pipeline_user; GRANT USAGE ON SCHEMA pyt, pipeline TO bob; '
                       'GRANT EXECUTE ON FUNCTION pipeline._python_block(jsonb) TO bob')
 
     def as_bob(self, query, params=None):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Integration test of Python blocks: builds and installs the extension and its Python runtime
 # into $PGBIN's tree, starts a private cluster (scripts/lib.sh) with plpython3u and pg_pipeline,
-# runs python/install.sql, serves a generated taxi month on 127.0.0.1, and runs
+# serves a generated taxi month on 127.0.0.1, and runs
 # test/python/in_server_checks.py, which drives pipeline._python_block with the seed's blocks
 # (test/fixtures/mage_python). Ends with the server log check.
 #
@@ -31,7 +31,6 @@ if [ $build = 1 ]; then
   say "building and installing pg_pipeline and its Python runtime into $PGBIN/.."
   make -C "$PGPIPE_ROOT" -s -j2 PG_CONFIG="$PGBIN/pg_config"
   make -C "$PGPIPE_ROOT" -s install PG_CONFIG="$PGBIN/pg_config" >/dev/null
-  make -C "$PGPIPE_ROOT" -s -f Makefile -f python/install.mk install-python PG_CONFIG="$PGBIN/pg_config" >/dev/null
 fi
 
 cleanup() {
@@ -57,9 +56,8 @@ until curl -fsS --max-time 1 "http://127.0.0.1:$PGPIPE_HTTP_PORT/health" >/dev/n
   sleep 0.1
 done
 
-say "installing plpython3u, pg_pipeline and python/install.sql"
+say "installing plpython3u and pg_pipeline (which then makes pipeline._python_block)"
 psql_q -c "SET client_min_messages = warning" -c "CREATE EXTENSION plpython3u" -c "CREATE EXTENSION pg_pipeline"
-psql_q -c "SET client_min_messages = warning" -f "$PGPIPE_ROOT/python/install.sql"
 
 status=0
 if [ $measure = 1 ]; then

@@ -37,7 +37,8 @@ fingerprint() {  # everything of alice's that an attack must not change
 }
 
 psql_q -d $db -c "SET client_min_messages = warning" -c "DROP EXTENSION IF EXISTS pg_pipeline CASCADE" \
-  -c "DROP SCHEMA IF EXISTS alice_data, bob_s CASCADE" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" >/dev/null
+  -c "DROP SCHEMA IF EXISTS alice_data, bob_s CASCADE" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" \
+  -c "CREATE EXTENSION IF NOT EXISTS plpython3u" >/dev/null
 for r in sec_alice sec_bob sec_mallory; do psql_q -d $db -c "DROP OWNED BY $r" -c "DROP ROLE $r" >/dev/null 2>&1 || true; done
 psql_q -d $db >/dev/null <<SQL
 CREATE EXTENSION pg_pipeline;
@@ -162,6 +163,37 @@ as sec_alice "SELECT pipeline.schedule('alice_tmp', '0 4 * * *')" >/dev/null
 [ "$(as sec_alice "SELECT pipeline.drop_pipeline('alice_tmp')" | tail -1)" = t ] || fail "alice could not drop her scheduled pipeline"
 check "alice scheduled, unscheduled and dropped a scheduled pipeline; its job went with it" \
   "SELECT NOT EXISTS (SELECT FROM cron.job WHERE jobname = 'pipeline:default.alice_tmp')"
+echo "# Python blocks: code that runs as the server's operating-system user, for pipeline_python only"
+before=$(fingerprint)
+pyyaml='name: bob_py\nblocks:\n  - name: grab\n    type: data_loader\n    language: python\n    python: "import os"\n'
+refused "bob (pipeline_user only) cannot register a Python pipeline" sec_bob \
+  "SELECT pipeline.register(E'$pyyaml')" 'role "sec_bob" may not run Python'
+refused "... nor call the Python runtime directly" sec_bob \
+  "SELECT pipeline._python_block('{\"kind\": \"custom\", \"block\": \"x\", \"source\": \"import os\"}')" \
+  "permission denied for function _python_block"
+refused "... nor enable Python" sec_bob "SELECT pipeline.enable_python()" "permission denied for function enable_python"
+# (alice lets everyone see her schema, not her table: only the table's own privileges stand)
+sql "GRANT USAGE ON SCHEMA alice_data TO PUBLIC" >/dev/null
+refused "the runtime's COPY helpers write only where the caller may INSERT" sec_bob \
+  "SELECT pipeline._copy_in_columns('alice_data.numbers', 1, '{n}', '{i}', ARRAY['\\x0100000000000000'::bytea], ARRAY[''::bytea])" \
+  "permission denied for table numbers"
+refused "... and read only what the caller may SELECT" sec_bob \
+  "SELECT count(*) FROM pipeline._copy_out_columns('alice_data.numbers')" "permission denied for table numbers"
+sql "REVOKE USAGE ON SCHEMA alice_data FROM PUBLIC" >/dev/null
+refused "mallory (no pipeline_user) cannot use them at all" sec_mallory \
+  "SELECT count(*) FROM pipeline._copy_out_columns('pg_catalog.pg_class')" "permission denied for schema pipeline"
+[ "$(fingerprint)" = "$before" ] || fail "a Python attack changed alice's state"
+echo "ok - alice's state is unchanged by the Python attacks"
+sql "GRANT pipeline_python TO sec_alice" >/dev/null
+as sec_alice "SELECT pipeline.register(E'name: alice_py\nblocks:\n  - name: hello\n    type: custom\n    language: python\n    python: |\n      from mage_ai.io.config import ConfigFileLoader\n      from mage_ai.io.postgres import Postgres\n      @custom\n      def hello(*args, **kwargs):\n          with Postgres.with_config(ConfigFileLoader(None, \"default\")) as db:\n              print(\"hello from\", db.load(\"SELECT current_user AS u\")[\"u\"][0])\n')" >/dev/null ||
+  fail "a member of pipeline_python could not register a Python pipeline"
+r=$(as sec_alice "SELECT pipeline.run('alice_py')" | tail -1)
+check "a member of pipeline_python runs Python blocks, as herself" \
+  "SELECT EXISTS (SELECT FROM pipeline.run_log WHERE run_id = $r AND message = 'hello from sec_alice')"
+sql "REVOKE pipeline_python FROM sec_alice" >/dev/null
+refused "once pipeline_python is revoked, her Python pipeline no longer runs" sec_alice \
+  "SELECT pipeline.run('alice_py')" 'role "sec_alice" may not run Python'
+
 echo "# the launcher goes on for everyone"
 as sec_bob "SELECT pipeline.register(E'name: bob_q\nblocks:\n  - {name: one, type: data_loader, sql: \"select 1 as n\"}\n')" >/dev/null
 q=$(as sec_bob "SELECT pipeline.trigger('bob_q')" | tail -1)
