@@ -69,20 +69,21 @@ class ExporterEvaluator(Evaluator):
         return super().module_call(node, path)
 
     def config_file(self, node):
-        """ConfigFileLoader(config_path, config_profile) with a constant profile."""
-        keywords = keywords_of(node, {'config_path', 'config_profile'})
-        args = list(node.args) + [keywords[k] for k in ('config_path', 'config_profile') if k in keywords]
-        if len(args) != 2:
-            raise Refusal(node, 'ConfigFileLoader needs a path and a profile to compile')
-        where, profile = self.value(args[0]), self.value(args[1])
+        """ConfigFileLoader(filepath[, profile]) with a constant profile (Mage's default: 'default')."""
+        keywords = keywords_of(node, {'filepath', 'profile'})
+        args = list(node.args) + [keywords[k] for k in ('filepath', 'profile') if k in keywords]
+        if len(node.args) + len(keywords) != len(args) or not 1 <= len(args) <= 2:
+            raise Refusal(node, 'ConfigFileLoader(filepath, profile) is compiled only with both given once')
+        where = self.value(args[0])
+        profile = self.value(args[1]) if len(args) == 2 else Const('default')
         if not isinstance(where, ConfigPath):
             raise Refusal(args[0], 'the io_config path %s is not compiled (path.join(get_repo_path(), '
                                    "'io_config.yaml') is)" % describe(args[0]))
         if not isinstance(profile, Const) or not isinstance(profile.value, str):
-            raise Refusal(args[1], 'the io_config profile must be a constant string to compile')
+            raise Refusal(args[-1], 'the io_config profile must be a constant string to compile')
         remote = (self.request.get('io_config') or {}).get(profile.value) or {}
         if remote.get('pg_pipeline_remote') is True:
-            raise Refusal(args[1], "the io_config profile '%s' is another server "
+            raise Refusal(args[-1], "the io_config profile '%s' is another server "
                                    '(pg_pipeline_remote); exports there stay Python' % profile.value)
         return ConfigFile(profile.value)
 
