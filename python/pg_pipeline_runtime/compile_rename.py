@@ -102,3 +102,24 @@ def literal_replace(node, name_sql, old, new):
 def case_change(name_sql, method):
     """lower() or upper() (equal to Python's on ASCII names)."""
     return '%s(%s)' % (method, name_sql)
+
+class Names:
+    """frame.columns, or names derived from it by string methods: SQL over `name`."""
+
+    def __init__(self, frame, sql='name'):
+        self.frame = frame
+        self.sql = sql
+
+
+class NamesStr:
+    """frame.columns.str"""
+
+    def __init__(self, names):
+        self.names = names
+
+
+class NameVar:
+    """The loop name of `[... for c in data.columns]`: one column name, as SQL over `name`."""
+
+    def __init__(self, sql='name'):
+        self.sql = sql

@@ -19,7 +19,7 @@ of identifiers.
 
 import ast
 
-from .compile_base import Const, Refusal, describe, quote_literal, sql_literal
+from .compile_base import Refusal, describe, quote_literal, sql_literal
 from .compile_transform import Column, Frame, Mask, TransformEvaluator, paren
 
 ROW_COUNT_OPS = (ast.Gt, ast.GtE, ast.Lt, ast.LtE, ast.Eq)

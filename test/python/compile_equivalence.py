@@ -15,7 +15,6 @@ Connection from PGHOST/PGPORT (user postgres, database postgres).
 
 import argparse
 import datetime
-import gzip
 import json
 import os
 import shutil

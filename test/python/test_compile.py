@@ -495,6 +495,22 @@ class TransformerNearMissTest(CompileTestCase):
                      "    return data\n", "data.columns.str.replace(",
                      "the character '\\\\' in the pattern")
 
+    def test_column_read_as_an_attribute(self):
+        self.refused("    return data[data.passenger_count > 0]\n", 'data.passenger_count',
+                     'data.passenger_count is not a shape pg_pipeline compiles')
+
+    def test_column_of_another_frame(self):
+        self.refused("    kept = data[data['a'] > 0]\n    data['b'] = kept['a']\n    return data\n",
+                     "kept['a']", "a column computed as kept['a'] is not compiled")
+
+    def test_run_variable_in_a_filter(self):
+        self.refused("    return data[data['year'] == kwargs['year']]\n", "data['year'] ==",
+                     'only comparisons of a column with a literal are compiled', variables=['year'])
+
+    def test_query_with_a_local_variable(self):
+        self.refused("    low = 2\n    return data.query('a > @low')\n", "'a > @low'",
+                     "the query 'a > @low' uses @")
+
     def test_two_upstream_blocks(self):
         source = PREAMBLE['transformer'] + transformer("    return data\n").replace(
             'def transform(data, *args', 'def transform(data, zones, *args')
