@@ -17,6 +17,8 @@ from .compile_base import (Args, Const, Kwargs, Module, Refusal, check_no_templa
 # execution_date has a native counterpart that a compiled block may read.
 MAGE_KWARGS = {'pipeline_uuid', 'block_uuid', 'run_id', 'configuration', 'logger',
                'interval_start_datetime', 'interval_end_datetime'}
+# Names a template gives its own value whatever the variables say (yaml-reference, Templates).
+TEMPLATE_NAMES = {'run_id', 'pipeline', 'execution_date', 'interval_start', 'interval_end', 'self'}
 
 # strftime directives with a to_char pattern that prints the same (numbers only: names of
 # months and days depend on the locale). Python pads these with zeros, as to_char does.
@@ -284,8 +286,10 @@ class Evaluator:
         name = key.value
         if name == 'execution_date':
             return ExecutionDate()
+        if name in MAGE_KWARGS or name in TEMPLATE_NAMES:
+            raise Refusal(node, "kwargs['%s'] means something else in a native template" % name)
         if name in self.variables:
-            if not name.isidentifier() or name.startswith('pipeline_'):
+            if not name.isidentifier() or not name.isascii():
                 raise Refusal(node, 'the variable %r cannot be named in a template' % name)
             return Variable(name)
         if name in MAGE_KWARGS:

@@ -488,8 +488,27 @@ class TransformerEquivalence(EquivalenceCase):
             def transform(data, *args, **kwargs):
                 keep = ~data['payment_type'].isin([1, 2]) & data['VendorID'].notna()
                 return data[keep | data['RatecodeID'].isna()]
+
+            @test
+            def test_output(output, *args) -> None:
+                assert 'VendorID' in output.columns, 'VendorID is not a column'
             ''')
-        self.both('isin_notna_isna', source)
+        _, compiled, _ = self.both('isin_notna_isna', source)
+        self.assertIn('pg_attribute', compiled['block']['tests'][0]['assert'])  # run natively
+
+    def test_missing_column_fails_its_test_both_ways(self):
+        source = block_file('transformer', '''
+            @transformer
+            def transform(data, *args, **kwargs):
+                return data
+
+            @test
+            def test_output(output, *args) -> None:
+                assert 'vendor_id' in output.columns, 'vendor_id is not a column'
+            ''')
+        response, _, _ = self.both('missing_column', source,
+                                   expect_native_error='test failed: vendor_id is not a column')
+        self.assertEqual(self.python_tests(response), [(False, 'vendor_id is not a column')])
 
     def test_query(self):
         source = block_file('transformer', '''

@@ -307,6 +307,11 @@ class LoaderNearMissTest(CompileTestCase):
                      "kwargs['yaer']", "kwargs['yaer'] is not a variable of the pipeline (its "
                      "variables: year)", variables=['year'])
 
+    def test_variable_that_templates_read_otherwise(self):
+        self.refused("    return pd.read_csv(f\"http://h/{kwargs['pipeline']}.csv\", dtype={'n': 'Int64'})\n",
+                     "kwargs['pipeline']", "means something else in a native template",
+                     variables=['pipeline'])
+
     def test_unknown_name(self):
         self.refused("    return pd.read_csv(make_url(), dtype={'n': 'Int64'})\n", 'make_url',
                      'the name make_url is not known to the compiler')
