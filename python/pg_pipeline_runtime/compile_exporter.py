@@ -53,6 +53,7 @@ class ExporterEvaluator(Evaluator):
         self.exports = []  # (call node, target dict, lowercase)
 
     def module_call(self, node, path):
+        """get_repo_path, path.join, ConfigFileLoader, Postgres.with_config."""
         no_starred(node)
         if path == 'mage_ai.settings.repo.get_repo_path' and not node.args and not node.keywords:
             return RepoPath()
@@ -88,6 +89,7 @@ class ExporterEvaluator(Evaluator):
         return ConfigFile(profile.value)
 
     def method_call(self, node, holder, name):
+        """loader.export(...)."""
         if isinstance(holder, Connection) and name == 'export':
             return self.export(node, holder)
         return super().method_call(node, holder, name)
@@ -132,6 +134,7 @@ class ExporterEvaluator(Evaluator):
         return Const(None)
 
     def statement(self, statement):
+        """Also `with Postgres.with_config(...) as loader:`."""
         if isinstance(statement, ast.With):
             self.with_statement(statement)
             return

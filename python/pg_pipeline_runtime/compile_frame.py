@@ -160,6 +160,7 @@ class Scalar:
         self.sql = sql
 
     def as_text(self):
+        """The count as a printed piece (a subquery)."""
         return Text([('query', self.sql)])
 
 
@@ -180,6 +181,7 @@ class DateAccessor:
 def comparison(column, op, literal):
     """column <op> literal with pandas' missing-value rules (see the module comment)."""
     def build(exact):
+        """The SQL, exact or for a monotone position (see Mask)."""
         col = column.sql()
         plain = '%s %s %s' % (col, op, literal)
         if op == '<>':

@@ -87,6 +87,7 @@ class LoaderEvaluator(Evaluator):
     """Reads a @data_loader function."""
 
     def module_call(self, node, path):
+        """pandas, requests and io calls, and range()."""
         handlers = {'pandas.read_csv': self.read_csv, 'pandas.concat': self.concat_frames,
                     'pandas.DataFrame': self.empty_frame, 'requests.get': self.requests_get,
                     'builtins.range': self.range_call}
@@ -97,11 +98,13 @@ class LoaderEvaluator(Evaluator):
         return super().module_call(node, path)
 
     def other_attribute(self, node, holder):
+        """response.text and response.content."""
         if isinstance(holder, Response) and node.attr in ('text', 'content'):
             return Body(holder, node.attr == 'text')
         return super().other_attribute(node, holder)
 
     def method_call(self, node, holder, name):
+        """response.raise_for_status() and frames.append(read)."""
         if isinstance(holder, Response) and name == 'raise_for_status' and not node.args:
             return Const(None)  # the native loader fails on an HTTP error status too
         if name == 'append' and len(node.args) == 1 and not node.keywords:
@@ -113,6 +116,7 @@ class LoaderEvaluator(Evaluator):
         return Reads(self.flatten(node, [self.value(e) for e in node.elts]))
 
     def value(self, node):
+        """Also list comprehensions of reads."""
         if isinstance(node, ast.ListComp):
             return self.list_comprehension(node)
         return super().value(node)
@@ -337,6 +341,7 @@ class LoaderEvaluator(Evaluator):
         return Const(None)
 
     def statement(self, statement):
+        """Also for loops over constants."""
         if isinstance(statement, ast.For):
             self.unroll(statement)
             return

@@ -22,6 +22,7 @@ class TransformEvaluator(Evaluator):
     # -- values ------------------------------------------------------------------------------
 
     def value(self, node):
+        """Also comparisons, &, |, ~ (masks) and comprehensions over column names."""
         if isinstance(node, ast.Compare):
             return self.compare(node)
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.BitAnd, ast.BitOr)):
@@ -87,6 +88,7 @@ class TransformEvaluator(Evaluator):
         return comparison(left, COMPARE_OPS[op], sql_literal(literal_node, value))
 
     def subscript(self, node):
+        """frame['c'], frame[mask], frame.shape[0]."""
         holder = self.value(node.value)
         if isinstance(holder, Frame):
             key = self.value(node.slice)
@@ -107,6 +109,7 @@ class TransformEvaluator(Evaluator):
         return super().subscript(node)
 
     def other_attribute(self, node, holder):
+        """frame.columns, frame.shape, column.dt.date, columns.str."""
         if isinstance(holder, Frame) and node.attr == 'columns':
             return Names(holder)
         if isinstance(holder, Frame) and node.attr == 'shape':
@@ -122,6 +125,7 @@ class TransformEvaluator(Evaluator):
     # -- calls -------------------------------------------------------------------------------
 
     def module_call(self, node, path):
+        """len(frame) and re.sub on a column name."""
         if path == 'builtins.len' and len(node.args) == 1 and not node.keywords:
             frame = self.value(node.args[0])
             if isinstance(frame, Frame):
@@ -131,6 +135,7 @@ class TransformEvaluator(Evaluator):
         return super().module_call(node, path)
 
     def method_call(self, node, holder, name):
+        """Methods of columns, frames, masks and column names."""
         if isinstance(holder, Column):
             return self.column_method(node, holder, name)
         if isinstance(holder, Frame):
@@ -320,6 +325,7 @@ class TransformEvaluator(Evaluator):
     # -- statements --------------------------------------------------------------------------
 
     def assign(self, target, value_node):
+        """Also frame['c'] = ... and frame.columns = ...."""
         if isinstance(target, ast.Subscript):
             return self.set_column(target, value_node)
         if isinstance(target, ast.Attribute):

@@ -43,6 +43,7 @@ class Text:
         return ''.join(text for _, text in self.pieces)
 
     def __add__(self, other):
+        """The two texts one after the other."""
         return Text(self.pieces + other.pieces)
 
     def template(self, node, what):
@@ -138,6 +139,7 @@ def strftime(node, fmt):
     literal = []
 
     def flush():
+        """Ends a run of literal characters, quoted for to_char."""
         if literal:
             text = ''.join(literal)
             if '"' in text or '\\' in text:

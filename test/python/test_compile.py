@@ -467,6 +467,11 @@ class TransformerNearMissTest(CompileTestCase):
         self.refused("    data['t'] = data['a'].apply(lambda x: x * 2)\n    return data\n",
                      "data['a'].apply(", '.apply() is not a shape pg_pipeline compiles')
 
+    def test_filter_on_a_column_computed_by_apply(self):
+        self.refused("    data['fare_per_mile'] = data.apply(lambda r: r['fare'] / r['miles'], axis=1)\n"
+                     "    return data[data['fare_per_mile'] > 2]\n", 'data.apply(',
+                     '.apply() is not a shape pg_pipeline compiles')
+
     def test_filter_on_a_column_computed_in_python(self):
         self.refused("    data['d'] = data['t'].dt.date\n    return data[data['d'] > 0]\n",
                      "data['d'] > 0", "column 'd' is computed in this block")
