@@ -43,13 +43,9 @@ before=$(psql_q -d $db -At -c "SELECT count(*) FROM progress_trips")
 PGAPPNAME=stalled_load "$PGBIN/psql" -X -q -d $db \
   -c "SELECT pipeline.load_csv('$base/stall/small.csv.gz?after=2000&hold=60', 'progress_trips')" >"$PGPIPE_TMP/cancel.out" 2>&1 &
 loader=$!
-pid=""
-for _ in $(seq 50); do
-  pid=$(psql_q -d $db -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'stalled_load' AND state = 'active'")
-  [ -n "$pid" ] && break
-  sleep 0.1
-done
-[ -n "$pid" ] || fail "the stalled load never started"
+poll_until "the stalled load is active" 10 "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'stalled_load' AND state = 'active')" $db ||
+  fail "the stalled load never started"
+pid=$(psql_q -d $db -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'stalled_load' AND state = 'active'")
 poll_until "the load stalls after its first 2 kB" 30 "SELECT coalesce(max(bytes_downloaded), 0) >= 2000 FROM pipeline.load_progress WHERE pid = $pid" ||
   fail "the stalled load never downloaded its first bytes"
 t0=$(date +%s.%N)

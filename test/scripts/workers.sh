@@ -17,8 +17,9 @@ check() {  # check DESCRIPTION SQL-RETURNING-t
   echo "ok - $1"
 }
 reconnect() {  # waits until the server takes connections again (after a crash)
-  for _ in $(seq 120); do sql "SELECT 1" >/dev/null 2>&1 && return 0; sleep 0.5; done
-  fail "the server did not come back"
+  local deadline=$((SECONDS + 60))
+  while [ $SECONDS -lt $deadline ]; do sql "SELECT 1" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  fail "the server did not come back in 60 s"
 }
 
 psql_q -d $db -c "SET client_min_messages = warning" -c "DROP EXTENSION IF EXISTS pg_pipeline CASCADE" \
@@ -88,10 +89,8 @@ Y
 )"
 t0=$(date +%s.%N)
 bf=$(sql "SELECT pipeline.backfill('monthly', '2021-01-01', '2022-01-01', '1 month')")
-for _ in $(seq 120); do
-  left=$(sql "SELECT remaining FROM pipeline.backfills WHERE backfill_id = $bf")
-  [ "$left" = 0 ] && break; sleep 0.25
-done
+poll_until "the backfill has no run left" 30 "SELECT remaining = 0 FROM pipeline.backfills WHERE backfill_id = $bf" ||
+  fail "the backfill did not finish in 30 s"
 t1=$(date +%s.%N)
 check "the backfill did all twelve months" "SELECT done = 12 AND failed = 0 FROM pipeline.backfills WHERE backfill_id = $bf"
 check "each run had its own month" "SELECT count(DISTINCT month) = 12 AND min(month) = '2021-01-01' FROM w.months"
@@ -133,9 +132,8 @@ blocks:
 Y
 )"
 r=$(sql "SELECT pipeline.trigger('stalled')")
-for _ in $(seq 100); do
-  [ "$(sql "SELECT count(*) FROM pipeline.progress WHERE run_id = $r AND block_name = 'load'")" = 1 ] && break; sleep 0.1
-done
+poll_until "the load runs" 10 "SELECT EXISTS (SELECT FROM pipeline.progress WHERE run_id = $r AND block_name = 'load')" ||
+  fail "the load never started"
 check "pipeline.progress shows the running load" "SELECT block_name = 'load' AND attempt = 1 FROM pipeline.progress WHERE run_id = $r"
 t0=$(date +%s.%N)
 check "cancel accepts a running run" "SELECT pipeline.cancel($r)"
@@ -160,10 +158,10 @@ blocks:
 Y
 )"
 r=$(sql "SELECT pipeline.trigger('killed')")
-for _ in $(seq 100); do
-  pid=$(sql "SELECT worker_pid FROM pipeline.runs WHERE run_id = $r AND status = 'running'")
-  [ -n "$pid" ] && [ "$(sql "SELECT count(*) FROM pipeline.progress WHERE run_id = $r")" = 1 ] && break; sleep 0.1
-done
+poll_until "the run's worker is at its block" 10 \
+  "SELECT worker_pid IS NOT NULL AND EXISTS (SELECT FROM pipeline.progress p WHERE p.run_id = $r) FROM pipeline.runs WHERE run_id = $r AND status = 'running'" ||
+  fail "the run never started"
+pid=$(sql "SELECT worker_pid FROM pipeline.runs WHERE run_id = $r")
 [ -n "$pid" ] || fail "the run never started"
 poll_until "the load has rows" 30 "SELECT coalesce(sum(rows_loaded), 0) > 0 FROM pipeline.progress WHERE run_id = $r" ||
   fail "the load never loaded a row"
@@ -210,9 +208,8 @@ blocks:
 Y
 )"
 r=$(sql "SELECT pipeline.trigger('restarted')")
-for _ in $(seq 100); do
-  [ "$(sql "SELECT count(*) FROM pipeline.progress WHERE run_id = $r")" = 1 ] && break; sleep 0.1
-done
+poll_until "the run is at its block" 10 "SELECT EXISTS (SELECT FROM pipeline.progress WHERE run_id = $r)" ||
+  fail "the run never started"
 as_postgres "$PGBIN/pg_ctl" -D "$PGDATA_DIR" -m fast -w -t 60 restart -l "$PGPIPE_TMP/server.log" >/dev/null
 reconnect
 status=$(sql "SELECT pipeline.wait($r, '60 s')")
@@ -301,7 +298,8 @@ Y
 r=$(sql "SELECT pipeline.trigger('fixable')")
 [ "$(sql "SELECT pipeline.wait($r, '30 s')")" = failed ] || fail "the broken run did not fail"
 hook=""
-for _ in $(seq 50); do  # the worker posts right after it commits the failure
+deadline=$((SECONDS + 10))
+while [ $SECONDS -lt $deadline ]; do  # the worker posts right after it commits the failure
   hook=$(curl -fsS "$base/hook/fixable" 2>/dev/null || true)
   grep -q "\"run_id\":$r" <<<"$hook" && break; sleep 0.1
 done
@@ -332,7 +330,7 @@ echo "ok - bob can neither see nor cancel alice's run; alice can"
 launcher=$(sql "SELECT pid FROM pg_stat_activity WHERE backend_type = 'pg_pipeline launcher'")
 fr=$(psql_q -d $db -At -c "SET ROLE w_bob" -c "SELECT pipeline.register(E'name: bobs\nblocks:\n  - {name: nap, type: data_loader, sql: \"SELECT pg_sleep(2)::text AS s\"}\n')" \
       -c "SELECT pipeline.trigger('bobs')" | tail -1)
-for _ in $(seq 50); do [ "$(sql "SELECT status FROM pipeline.runs WHERE run_id = $fr")" = running ] && break; sleep 0.1; done
+poll_until "bob's run is running" 10 "SELECT status = 'running' FROM pipeline.runs WHERE run_id = $fr" || fail "bob's run never started"
 err=$(psql_q -d $db -At -c "SET ROLE w_bob" -c "UPDATE pipeline.runs SET worker_pid = $launcher WHERE run_id = $fr" 2>&1 || true)
 grep -q "permission denied for table runs" <<<"$err" || fail "bob could write pipeline.runs: $err"
 psql_q -d $db -At -c "SET ROLE w_bob" -c "SELECT pipeline.cancel($fr)" >/dev/null
@@ -407,9 +405,8 @@ old_runs=$(sql "SELECT count(*) FROM pipeline.runs WHERE finished_at IS NOT NULL
 poll_until "every finished run is older than the retention (1 s)" 10 \
   "SELECT coalesce(max(finished_at) < now() - interval '1.5 s', true) FROM pipeline.runs" || fail "runs did not age"
 psql_q -d $db -c "ALTER SYSTEM SET pipeline.history_retention = 1" -c "SELECT pg_reload_conf()" >/dev/null
-for _ in $(seq 50); do
-  [ "$(sql "SELECT count(*) FROM pipeline.runs WHERE finished_at IS NOT NULL")" = 0 ] && break; sleep 0.2
-done
+poll_until "the launcher pruned the old runs" 10 "SELECT NOT EXISTS (SELECT FROM pipeline.runs WHERE finished_at IS NOT NULL)" ||
+  fail "history was not pruned in 10 s"
 check "history older than the retention was pruned ($old_runs runs)" \
   "SELECT count(*) = 0 AND $old_runs > 0 FROM pipeline.runs WHERE finished_at IS NOT NULL"
 check "with their block runs and log" \
