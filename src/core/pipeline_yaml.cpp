@@ -253,11 +253,11 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block, const s
   std::vector<std::string> keys = {"format", "compression", "columns", "dtype", "parse_dates",
                                    "header", "delimiter", "quote", "escape", "null", "encoding",
                                    "connect_timeout", "timeout", "max_bytes",
-                                   "max_decompressed_bytes"};
+                                   "max_decompressed_bytes", "optional_columns", "na_values"};
   if (block.empty()) {
     keys.insert(keys.end(), {"create", "retries", "retry_delay"});
   } else {
-    keys.push_back("url");
+    keys.insert(keys.end(), {"url", "urls"});
   }
   MapReader r(node, block.empty() ? "load_csv options" : "source of block \"" + block + "\"",
               keys, {}, nullptr);
@@ -267,11 +267,25 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block, const s
     s.create = r.Bool("create", false);
     s.retries = static_cast<int>(r.Int("retries", 0));
     s.retry_delay_s = r.Seconds("retry_delay", 0);
+  } else if (r.Has("urls")) {
+    // Several files into one table, in order; `url`, if given too, must be the first.
+    s.urls = r.Names("urls");
+    if (s.urls.empty())
+      Fail(sqlstate::kInvalidParameterValue, "urls of block \"" + block + "\" must list at least one URL", r.Get("urls"));
+    if (r.Has("url") && r.Str("url") != s.urls[0])
+      Fail(sqlstate::kInvalidParameterValue, "source of block \"" + block + "\" has url and urls, and url is not the first of urls",
+           r.Get("url"), "Give urls alone.");
+    s.url = s.urls[0];
+    YAML::Node list = r.Get("urls");
+    for (size_t i = 0; i < s.urls.size(); ++i)
+      CheckUrlScheme(s.urls[i], list.IsSequence() ? list[i] : list, "urls of block \"" + block + "\"");
   } else {
     s.url = r.Required("url");
   }
   s.url_at = LocateScalar(file, r.Get("url"));
-  CheckUrlScheme(s.url, r.Get("url"), "url of block \"" + block + "\"");
+  if (s.urls.empty()) CheckUrlScheme(s.url, r.Get("url"), "url of block \"" + block + "\"");
+  s.optional_columns = r.Names("optional_columns");
+  s.na_values = r.Names("na_values");
   s.format = r.Choice("format", "csv", {"csv"});
   s.compression = r.Choice("compression", "auto", {"auto", "gzip", "none"});
   s.header = r.Bool("header", true);
@@ -493,7 +507,8 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, const std::string& fi
   static const std::vector<std::string> keys = {
       "name", "uuid", "type", "description", "upstream", "upstream_blocks", "downstream_blocks",
       "sql", "source", "target", "tests", "retry", "timeout", "materialize", "shared", "url",
-      "interval", "on_success", "on_failure", "trigger_rule", "language", "python", "file"};
+      "interval", "on_success", "on_failure", "trigger_rule", "language", "python", "file",
+      "compiled_from", "rename_columns", "log"};
   std::vector<std::string> mage_keys;
   for (const auto& k : kMageBlockKeys)
     if (k != "name" && k != "retry_config") mage_keys.push_back(k);
@@ -587,6 +602,26 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, const std::string& fi
   b.file = r.Str("file");
   // Mage's block configuration means something only to Python blocks (ignored on SQL ones).
   if (b.language == "python" && r.Has("configuration")) b.configuration_json = YamlToJson(r.Get("configuration"));
+  b.compiled_from = r.Str("compiled_from");
+  if (r.Has("rename_columns")) {
+    YAML::Node steps = r.Get("rename_columns");
+    if (!steps.IsSequence())
+      Fail(sqlstate::kInvalidParameterValue, "rename_columns of " + label + " must be a list of steps", steps);
+    for (const auto& step : steps) {
+      MapReader s(step, "rename_columns step of " + label, {"map", "expression"}, {}, nullptr);
+      if (s.Has("map") == s.Has("expression"))
+        Fail(sqlstate::kInvalidParameterValue,
+             "a rename_columns step of " + label + " must have exactly one of map (old: new names) or expression "
+             "(SQL over name)",
+             step);
+      if (s.Has("map") && !s.Get("map").IsMap())
+        Fail(sqlstate::kInvalidParameterValue, "map of a rename_columns step of " + label + " must map old names to new",
+             s.Get("map"));
+      if (s.Has("expression")) s.Required("expression");
+    }
+    b.rename_columns_json = YamlToJson(steps);
+  }
+  b.log_queries = r.Names("log");
   b.yaml = YAML::Dump(node);
   return b;
 }

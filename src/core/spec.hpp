@@ -59,6 +59,13 @@ struct ColumnSpec {
 // Where a data_loader gets its bytes and how to read them.
 struct SourceSpec {
   std::string url;
+  // Several files loaded in this order into one table (the first is `url` too): a compiled
+  // Mage loader that concatenated monthly files. Each must have the same header.
+  std::vector<std::string> urls;
+  // Read as pandas' read_csv does (a compiled Mage loader): declared columns the file lacks are
+  // NULL columns, and these strings are NULL, quoted or not.
+  std::vector<std::string> optional_columns;
+  std::vector<std::string> na_values;
   std::string format = "csv";
   std::string compression = "auto";  // auto | gzip | none
   std::vector<ColumnSpec> columns;
@@ -140,6 +147,15 @@ struct BlockSpec {
   std::string python;             // python: the block file's text, run unchanged
   std::string file;               // python: the file it came from ("transformers/x.py"), for messages
   std::string configuration_json; // python: Mage's block configuration as JSON ("" none)
+  // A block compiled from a Mage Python file (python/pg_pipeline_runtime/compile.py): the file
+  // it came from; `python` keeps the file's text, for reference only.
+  std::string compiled_from;
+  // Renames of the output's columns, in order, after its SQL and before its tests (a compiled
+  // block's rename(columns=...), or Mage's lower-casing on export): each {"map": {...}} or
+  // {"expression": "<SQL over name>"}, as JSON.
+  std::string rename_columns_json;
+  // Queries whose one value is a run log line (a compiled block's print()s).
+  std::vector<std::string> log_queries;
   Position where;
   Position name_at;             // of its name (uuid in Mage files)
   // Where each name of `upstream` / `downstream` was written, aligned with those lists as

@@ -61,14 +61,18 @@ std::string SourceJson(const SourceSpec& s) {
                                     .Str("written_type", c.written_type).Done();
   }
   columns += "]";
-  return Obj()
-      .Str("url", s.url).Str("format", s.format).Str("compression", s.compression)
+  Obj o;
+  o.Str("url", s.url).Str("format", s.format).Str("compression", s.compression)
       .Raw("columns", columns).List("parse_dates", s.parse_dates).Bool("header", s.header)
       .Str("delimiter", s.delimiter).Str("quote", s.quote).StrIf("escape", s.escape)
       .Str("null", s.null_string).Str("encoding", s.encoding)
       .Num("connect_timeout", s.connect_timeout_s).Num("timeout", s.timeout_s)
       .Num("max_bytes", static_cast<double>(s.max_bytes))
-      .Num("max_decompressed_bytes", static_cast<double>(s.max_decompressed_bytes)).Done();
+      .Num("max_decompressed_bytes", static_cast<double>(s.max_decompressed_bytes));
+  if (!s.urls.empty()) o.List("urls", s.urls);
+  if (!s.optional_columns.empty()) o.List("optional_columns", s.optional_columns);
+  if (!s.na_values.empty()) o.List("na_values", s.na_values);
+  return o.Done();
 }
 
 // One test, with only the fields its kind uses.
@@ -276,6 +280,9 @@ std::string BlockToJson(const BlockSpec& b) {
       .StrIf("url", b.sensor_url);
   if (b.interval_s > 0) o.Num("interval", b.interval_s);
   if (b.trigger_rule != "all_success") o.Str("trigger_rule", b.trigger_rule);
+  if (!b.compiled_from.empty()) o.Str("compiled_from", b.compiled_from).Str("python", b.python);
+  if (!b.rename_columns_json.empty()) o.Raw("rename_columns", b.rename_columns_json);
+  if (!b.log_queries.empty()) o.List("log", b.log_queries);
   if (b.language != "sql") {
     o.Str("language", b.language).Str("python", b.python).StrIf("file", b.file);
     if (!b.configuration_json.empty()) o.Raw("configuration", b.configuration_json);

@@ -92,6 +92,10 @@ SourceSpec ReadSource(const Obj& o, const std::string& where) {
   s.connect_timeout_s = o.Num("connect_timeout");
   s.timeout_s = o.Num("timeout");
   s.max_bytes = static_cast<int64_t>(o.Num("max_bytes"));
+  s.max_decompressed_bytes = static_cast<int64_t>(o.Num("max_decompressed_bytes"));
+  s.urls = o.List("urls");
+  s.optional_columns = o.List("optional_columns");
+  s.na_values = o.List("na_values");
   return s;
 }
 
@@ -152,6 +156,9 @@ BlockSpec ReadBlock(const YAML::Node& node, size_t index) {
   b.pin = o.Str("pin");
   b.trigger_rule = o.Str("trigger_rule", "all_success");
   b.language = o.Str("language", "sql");
+  b.compiled_from = o.Str("compiled_from");
+  if (o.Has("rename_columns")) b.rename_columns_json = YamlToJson(o.Get("rename_columns"));
+  b.log_queries = o.List("log");
   b.python = o.Str("python");
   b.file = o.Str("file");
   if (o.Has("configuration")) b.configuration_json = YamlToJson(o.Get("configuration"));

@@ -93,10 +93,15 @@ void CheckRequiredForType(const BlockSpec& b) {
            b.where);
   };
   if (b.language == "python") return CheckPythonBlock(b);
-  if (!b.python.empty() || !b.file.empty())
+  if ((!b.python.empty() || !b.file.empty()) && b.compiled_from.empty())
     Fail(sqlstate::kInvalidParameterValue,
          "block \"" + b.name + "\" has python code but is not language: python", b.where,
          "Add language: python.");
+  if ((!b.rename_columns_json.empty() || !b.log_queries.empty()) && b.type != BlockType::kDataLoader &&
+      b.type != BlockType::kTransformer && b.type != BlockType::kDataExporter)
+    Fail(sqlstate::kInvalidParameterValue,
+         "rename_columns and log of block \"" + b.name + "\" are only for data_loader, transformer and data_exporter blocks",
+         b.where);
   switch (b.type) {
     case BlockType::kDataLoader:
       need(b.source.has_value() != !b.sql.empty(), "either a source or sql (exactly one)");

@@ -93,3 +93,43 @@ TEST(SpecRead, DamageIsNamed) {
   e = CatchError([] { SpecFromJson(R"({"name": "p", "blocks": [{"name": "a", "type": "transformer", "retry": {"retries": "x"}}]})"); });
   EXPECT_STREQ(e.message(), "the stored pipeline spec is damaged: blocks[0].retry.retries is not a number");
 }
+
+TEST(SpecRead, CompiledMageBlocksRoundTrip) {
+  PipelineSpec spec = ParsePipelineYaml(R"yaml(
+name: compiled
+blocks:
+  - name: load
+    type: data_loader
+    compiled_from: data_loaders/load.py
+    python: "import pandas as pd"
+    source:
+      urls: ["http://127.0.0.1/a.csv", "http://127.0.0.1/b.csv"]
+      columns: {a: Int64}
+      optional_columns: [a]
+      na_values: ["", "NA", "NULL"]
+  - name: shape
+    type: transformer
+    upstream: [load]
+    sql: SELECT * FROM {{ load }}
+    rename_columns: [{map: {a: b}}, {expression: "lower(name)"}]
+    log: ["SELECT 'rows: ' || count(*) FROM {{ load }}"]
+)yaml");
+  std::string json = SpecToJson(spec);
+  EXPECT_EQ(SpecToJson(SpecFromJson(json)), json);
+  PipelineSpec read = SpecFromJson(json);
+  EXPECT_EQ(read.blocks[0].source->url, "http://127.0.0.1/a.csv");
+  EXPECT_EQ(read.blocks[0].source->urls.size(), 2u);
+  EXPECT_EQ(read.blocks[0].source->na_values, (std::vector<std::string>{"", "NA", "NULL"}));
+  EXPECT_EQ(read.blocks[0].compiled_from, "data_loaders/load.py");
+  EXPECT_EQ(read.blocks[1].rename_columns_json, R"j([{"map":{"a":"b"}},{"expression":"lower(name)"}])j");
+  EXPECT_EQ(read.blocks[1].log_queries.size(), 1u);
+}
+
+TEST(SpecRead, ARenameStepNeedsExactlyOneOfMapOrExpression) {
+  Error e = CatchError([] {
+    ParsePipelineYaml("name: p\nblocks:\n  - {name: a, type: data_loader, sql: select 1, rename_columns: [{}]}\n");
+  });
+  EXPECT_EQ(e.sqlstate(), "22023");
+  EXPECT_NE(std::string(e.message()).find("exactly one of map (old: new names) or expression"), std::string::npos)
+      << e.message();
+}
