@@ -16,6 +16,7 @@
 #include "core/error.hpp"
 #include "core/http_source.hpp"
 #include "core/retry_class.hpp"
+#include "core/webhook.hpp"
 #include "loopback_http_server.hpp"
 
 namespace pgpipe::core {
@@ -300,6 +301,23 @@ TEST(PublicAddressesOnly, ConnectsDirectlyNotThroughAProxy) {
   Error e = FetchError(Opts(server.Url("/data.csv"), false));
   EXPECT_EQ(e.sqlstate(), "08006") << e.message();
   EXPECT_EQ(server.Requests("/data.csv"), 1);
+}
+
+TEST(PublicAddressesOnly, TheWebhookIsRefusedToo) {
+  LoopbackHttpServer server;
+  server.Route("/hook", LoopbackHttpServer::Status(200, "OK", "thanks"));
+  const std::string url = server.Url("/hook?sig=abc");
+  Error e = CatchError([&] { PostJson(url, "{}", 2000, {}, true); });
+  EXPECT_EQ(e.sqlstate(), "42501");
+  EXPECT_EQ(std::string(e.message()),
+            "refused to connect to 127.0.0.1 for webhook \"" + server.Url("/hook?sig=***") +
+                "\": a non-public address (loopback)");
+  EXPECT_EQ(e.hint(), kHint);
+  EXPECT_EQ(e.retry_class(), RetryClass::kPermanent);
+  EXPECT_NO_THROW(PostJson(url, "{}", 2000, {}, false));
+  EXPECT_NO_THROW(PostJson(url, "{}", 2000));
+  EXPECT_EQ(server.Requests("/hook"), 2);
+  EXPECT_EQ(server.Connections(), 2);
 }
 
 }  // namespace
