@@ -13,6 +13,9 @@
 // reports a stall up to 5 s late, and it would count time the producer spends parked on a full
 // queue (a slow consumer) as a stall. Ours measures bytes received over the last
 // low_speed_time_s seconds of the hop and restarts the window whenever the queue held us.
+// With public_addresses_only, an AddressGuard on the easy handle checks every connection of
+// every hop (address_guard.hpp); a hop that failed without a response after it refused an
+// address reports the refusal.
 // Exceptions never cross libcurl: the write callback stores them and returns an error, and the
 // loop rethrows them once curl reports the transfer done. Everything the thread throws ends up
 // in the queue (Fail), where the consumer's Read rethrows it.
@@ -32,6 +35,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/address_guard.hpp"
 #include "core/byte_queue.hpp"
 #include "core/error.hpp"
 #include "core/gzip_stream.hpp"
@@ -140,6 +144,7 @@ struct HttpSource::Impl {
 
   // Producer only: the hop being fetched.
   CURL* easy = nullptr;
+  std::unique_ptr<AddressGuard> guard;  // with public_addresses_only: checks every connection
   std::string current_url;
   char errbuf[CURL_ERROR_SIZE] = {0};
   Clock::time_point started_at;
@@ -166,16 +171,18 @@ struct HttpSource::Impl {
   // The redacted URL of the hop being fetched.
   std::string CurrentRedacted() const { return RedactUrl(current_url); }
 
+  // The context line naming the original URL once redirected, else "".
+  std::string RedirectContext() const {
+    int hops = redirects.load();
+    if (hops == 0) return {};
+    return "after " + std::to_string(hops) + (hops == 1 ? " redirect" : " redirects") + " from " +
+           Quoted(redacted_url);
+  }
+
   // An error about the current URL, with a context line naming the original one if redirected.
   Error UrlError(const char* state, const std::string& message, const std::string& detail = {},
                  const std::string& hint = {}) const {
-    std::string context;
-    int hops = redirects.load();
-    if (hops > 0) {
-      context = "after " + std::to_string(hops) + (hops == 1 ? " redirect" : " redirects") +
-                " from " + Quoted(redacted_url);
-    }
-    return Error(state, message, detail, hint, context);
+    return Error(state, message, detail, hint, RedirectContext());
   }
 
   // --- the consumer-side pieces -------------------------------------------------------------
@@ -241,6 +248,11 @@ struct HttpSource::Impl {
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, this);
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Impl::HeaderCallback);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, this);
+    if (opts.public_addresses_only) {
+      guard = opts.classify_address ? std::make_unique<AddressGuard>(opts.classify_address)
+                                    : std::make_unique<AddressGuard>();
+      guard->Install(easy);
+    }
   }
 
   // Fetches hop after hop until the final response has been streamed or an error is thrown.
@@ -267,6 +279,7 @@ struct HttpSource::Impl {
     wire_bytes = 0;
     RestartStallWindow();
     errbuf[0] = '\0';
+    if (guard) guard->Clear();
     http_status.store(0);
     content_length.store(-1);
     {
@@ -356,6 +369,9 @@ struct HttpSource::Impl {
     long status = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     http_status.store(status);
+    // No response and a refused address: the refusal is why (a refused host's other, public
+    // address may have been tried and connected; then the transfer went on and this is moot).
+    if (result != CURLE_OK && status == 0 && guard && guard->Refused()) throw Refused();
     if (kind == Kind::kUnknown) {
       curl_off_t length = -1;
       curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
@@ -475,6 +491,11 @@ struct HttpSource::Impl {
                        snippet.empty() ? std::string() : "The response body begins: " + snippet);
     e.SetRetry(StatusRetryClass(status), RetryAfterSeconds(retry_after));
     return e;
+  }
+
+  // The error for a connection the guard refused, with the redirect context of UrlError.
+  Error Refused() const {
+    return guard->RefusalError(Quoted(CurrentRedacted()), RedirectContext());
   }
 
   // The error for the whole-transfer timeout.

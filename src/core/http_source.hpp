@@ -11,17 +11,21 @@
 // http_source.cpp), so a server cannot make us buffer without end before the body.
 //
 // Redirects are followed by this class, not by libcurl: every target must be http(s) and match
-// allowed_prefixes, and they count against max_redirects. The producer thread never calls into
-// Postgres and runs with every signal blocked, so Postgres's signal handlers stay on the backend.
+// allowed_prefixes, and they count against max_redirects. With public_addresses_only, every
+// connection of every hop must also reach a public address (address_guard.hpp). The producer
+// thread never calls into Postgres and runs with every signal blocked, so Postgres's signal
+// handlers stay on the backend.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/address_class.hpp"
 #include "core/error.hpp"
 
 namespace pgpipe::core {
@@ -41,6 +45,16 @@ struct FetchOptions {
   // 54000 naming both sizes. src/pg sets it from its GUC and the source's own key.
   int64_t max_decompressed_bytes = 0;
   std::vector<std::string> allowed_prefixes;  // every URL fetched (redirects too); empty = any
+  // Connect to public addresses only (address_class.hpp): every address libcurl is about to
+  // connect to, for every hop, after name resolution, is checked, and a loopback, private,
+  // link-local, unspecified, multicast or reserved one is refused with 42501 (permanent for
+  // retries) naming it; proxies are not used. Against SSRF (audit L3): src/pg sets it for
+  // roles other than superusers unless a prefix of pipeline.allowed_url_prefixes allows the URL.
+  bool public_addresses_only = false;
+  // Replaces the classification public_addresses_only uses (ClassifySockaddr); empty = the real
+  // one. For tests only: their servers are all on loopback, so one must stand in for a public
+  // address to show what the check does on a later hop or a reused connection.
+  std::function<AddressInfo(const sockaddr* addr, size_t length)> classify_address;
   size_t chunk_bytes = 256 * 1024;            // queue chunk size ...
   size_t max_chunks = 16;                     // ... and count: the memory bound
   std::string user_agent = "pg_pipeline/0.1";

@@ -1,6 +1,7 @@
 // An in-process HTTP/1.1 server on 127.0.0.1 (ephemeral port) for the fetch tests, with canned
 // misbehaviours: serve bytes (whole or in pieces), a status, a trickle, a stall, a reset
-// (RST via SO_LINGER 0), a lying Content-Length, redirects, and an empty reply. Plus the data
+// (RST via SO_LINGER 0), a lying Content-Length, redirects, and an empty reply; handlers may
+// read further requests on a kept-alive connection (NextRequest). Plus the data
 // helpers those tests share: a generated CSV and gzip (single- or multi-member).
 // Every connection gets its own thread and "Connection: close"; the tests never touch the network.
 #pragma once
@@ -71,6 +72,22 @@ class Connection {
     if (content_length >= 0) head += "Content-Length: " + std::to_string(content_length) + "\r\n";
     head += "Connection: close\r\n" + extra_headers + "\r\n";
     return Send(head.data(), head.size(), false);
+  }
+
+  // Reads the next request head on this connection (keep-alive); false when the client closes
+  // or the server stops first.
+  bool NextRequest() {
+    std::string request;
+    char buf[4096];
+    while (request.find("\r\n\r\n") == std::string::npos) {
+      if (stopping_.load()) return false;
+      pollfd pfd{fd_, POLLIN, 0};
+      if (poll(&pfd, 1, 50) <= 0) continue;
+      ssize_t got = recv(fd_, buf, sizeof buf, 0);
+      if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) return false;
+      if (got > 0) request.append(buf, static_cast<size_t>(got));
+    }
+    return true;
   }
 
   // Waits until the client closes the connection or the server stops.
@@ -161,6 +178,8 @@ class LoopbackHttpServer {
     std::lock_guard<std::mutex> lock(mutex_);
     return hits_[path];
   }
+  // Connections accepted so far.
+  int Connections() const { return connections_.load(); }
   // Body bytes the kernel accepted from all handlers so far.
   int64_t BodyBytesSent() const { return body_bytes_sent_.load(); }
 
@@ -279,6 +298,7 @@ class LoopbackHttpServer {
       if (poll(&pfd, 1, 50) <= 0) continue;
       int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (fd < 0) continue;
+      connections_.fetch_add(1);
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
       std::lock_guard<std::mutex> lock(mutex_);
@@ -319,6 +339,7 @@ class LoopbackHttpServer {
   int port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int64_t> body_bytes_sent_{0};
+  std::atomic<int> connections_{0};
   std::thread acceptor_;
   std::mutex mutex_;
   std::map<std::string, Handler> routes_;
