@@ -45,7 +45,7 @@ void DefineGucs() {
                           nullptr, nullptr, nullptr);
   DefineCustomStringVariable(
       "pipeline.allowed_url_prefixes",
-      "Comma-separated URL prefixes that roles other than superusers may fetch; empty allows any.",
+      "Comma-separated URL prefixes that roles other than superusers may fetch; empty allows any public address.",
       nullptr, &guc.allowed_url_prefixes, "", PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("pipeline.staging_retention",
                           "How long the staging tables of a failed run are kept for inspection.",

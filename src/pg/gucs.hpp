@@ -16,7 +16,7 @@ struct GucValues {
   int max_redirects;
   int max_download_mb;      // 0 = no limit
   int max_decompressed_mb;  // bytes a download may inflate to; 0 = no limit
-  char* allowed_url_prefixes;  // comma-separated; empty = any (superuser-set)
+  char* allowed_url_prefixes;  // comma-separated; empty = public addresses only (superuser-set)
   int staging_retention_s;     // how long a failed run's staging is kept
   char* database;              // where the launcher works (postmaster start)
   int max_workers;             // run workers the launcher keeps going at once

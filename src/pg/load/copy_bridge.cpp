@@ -327,7 +327,13 @@ core::FetchOptions FetchOptionsFor(const core::SourceSpec& source) {
   opts.max_decompressed_bytes =
       tighter(source.max_decompressed_bytes, static_cast<int64_t>(guc.max_decompressed_mb) * 1024 * 1024);
   bool is_superuser = PgCall([] { return superuser(); });
-  if (!is_superuser) opts.allowed_prefixes = SplitPrefixes(guc.allowed_url_prefixes);
+  if (!is_superuser) {
+    opts.allowed_prefixes = SplitPrefixes(guc.allowed_url_prefixes);
+    // No prefix listed: nothing is explicitly allowed, so only public addresses may be reached
+    // (audit L3, SSRF). A listed prefix is a superuser's explicit consent, and the URL and every
+    // redirect must match one, so the addresses behind it are not checked.
+    opts.public_addresses_only = opts.allowed_prefixes.empty();
+  }
   return opts;
 }
 

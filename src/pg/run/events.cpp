@@ -30,8 +30,9 @@ void CallWebhook(const Run& run, const std::string& status, const std::string& e
     core::SourceSpec probe;
     probe.url = url;
     InTransaction([&] { limits = FetchOptionsFor(probe); });
-    // (normalised as libcurl will send it, then checked against the prefixes: audit M3)
-    core::PostJson(url, json, 10000, limits.allowed_prefixes);
+    // (the same rules as the run's loaders: normalised as libcurl will send it, then checked
+    // against the prefixes (audit M3); public addresses only when no prefix is listed (L3))
+    core::PostJson(url, json, 10000, limits.allowed_prefixes, limits.public_addresses_only);
   } catch (const Error& e) {
     line = std::string("webhook not reached: ") + e.message();
   }
