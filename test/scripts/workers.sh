@@ -119,8 +119,8 @@ check "the two sleeping loaders overlapped"   "SELECT l.started_at < r.finished_
     WHERE l.run_id = $r AND r.run_id = $r AND l.block_name = 'left' AND r.block_name = 'right'"
 check "in different workers"   "SELECT count(DISTINCT worker_pid) = 2 FROM pipeline.block_runs WHERE run_id = $r AND block_name IN ('left', 'right')"
 check "the join was published and the gated export skipped"   "SELECT (SELECT count(*) FROM w.fan_out) = 1 AND (SELECT status FROM pipeline.block_runs WHERE run_id = $r AND block_name = 'gated') = 'skipped'"
-awk -v t="$took" 'BEGIN { exit !(t < 1.9) }' || fail "two 1 s blocks took $took s"
-echo "ok - a run with two independent 1 s blocks took $took s"
+# (the overlap above is the proof; the wall clock of a busy machine is only reported)
+echo "   (the run with two independent 1 s blocks took $took s)"
 
 # 4. Cancel mid-load: the running block stops within seconds, the run ends cancelled, the target
 #    is never created, and pipeline.progress showed the load while it ran.
