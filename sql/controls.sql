@@ -211,3 +211,29 @@ SELECT pipeline.run('slow');
 \set VERBOSITY default
 SELECT block_name, status, error FROM last_run;
 SELECT pg_temp.checksum('up.timed') = :'timed_before' AS timed_unchanged;
+
+-- 6. if_exists: replace_where keeps every interval of a backfill: the rows the condition matches
+--    are replaced, the others stay; running a month again replaces that month only. Output rows
+--    outside the condition fail the block (a re-run would not replace them), target untouched.
+SELECT pipeline.register($$
+name: monthly
+variables: {month: "2021-01"}
+blocks:
+  - name: rides
+    type: data_loader
+    sql: SELECT '{{ month }}'::text AS month, g AS ride FROM generate_series(1, 3) g
+  - name: publish
+    type: data_exporter
+    upstream: [rides]
+    target: {schema: up, table: rides, if_exists: replace_where, where: "month = '{{ month }}'"}
+$$);
+SELECT pipeline.run('monthly') > 0 AS ran;
+SELECT pipeline.run('monthly', '{"month": "2021-02"}') > 0 AS ran;
+SELECT pipeline.run('monthly') > 0 AS ran;
+SELECT month, count(*) FROM up.rides GROUP BY month ORDER BY month;
+SELECT message FROM last_log WHERE block = 'publish';
+SELECT pg_temp.checksum('up.rides') AS rides_before \gset
+SELECT pipeline.register(replace(yaml, $$SELECT '{{ month }}'::text AS month$$, $$SELECT '2021-03'::text AS month$$))
+  FROM pipeline.pipeline_versions JOIN pipeline.pipelines USING (pipeline_id) WHERE name = 'monthly';
+SELECT pg_temp.error_of($$SELECT pipeline.run('monthly')$$);
+SELECT pg_temp.checksum('up.rides') = :'rides_before' AS rides_unchanged;

@@ -358,13 +358,25 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block, const s
 TargetSpec ParseTarget(const YAML::Node& node, const std::string& block) {
   MapReader r(node, "target of block \"" + block + "\"",
               {"schema", "table", "if_exists", "unique_key", "on_conflict", "unique_constraints",
-               "unique_conflict_method"},
+               "unique_conflict_method", "where"},
               {}, nullptr);
   TargetSpec t;
   t.where = At(node);
   t.schema = r.Str("schema", "public");
   t.table = r.Required("table");
-  t.if_exists = r.Choice("if_exists", "replace", {"replace", "append", "upsert", "fail"});
+  t.if_exists = r.Choice("if_exists", "replace", {"replace", "append", "upsert", "replace_where", "fail"});
+  t.replace_where = r.Str("where");
+  if (t.if_exists == "replace_where" && t.replace_where.empty())
+    Fail(sqlstate::kInvalidParameterValue,
+         "if_exists: replace_where in block \"" + block + "\" needs where, the condition of the rows it replaces",
+         r.Get("if_exists"), "Add where: \"month = '{{ to_char(interval_start, 'YYYY-MM') }}'\" (a column the output sets).");
+  if (t.if_exists != "replace_where" && !t.replace_where.empty())
+    Fail(sqlstate::kInvalidParameterValue,
+         "where in the target of block \"" + block + "\" is only for if_exists: replace_where", r.Get("where"));
+  if (t.if_exists == "replace_where" && (r.Has("unique_key") || r.Has("unique_constraints")))
+    Fail(sqlstate::kInvalidParameterValue,
+         "the target of block \"" + block + "\" has both replace_where and a unique key: choose one",
+         r.Get("if_exists"));
   for (const auto& [kind, name] : {std::pair<const char*, std::string>{"schema", t.schema},
                                    std::pair<const char*, std::string>{"table", t.table}}) {
     std::string problem = IdentifierProblem(name);

@@ -91,7 +91,11 @@ struct SourceSpec {
 struct TargetSpec {
   std::string schema = "public";
   std::string table;
-  std::string if_exists = "replace";  // replace | append | upsert | fail
+  std::string if_exists = "replace";  // replace | append | upsert | replace_where | fail
+  // replace_where: the rows of the target this condition (a template) matches are deleted and
+  // the output inserted, in one transaction; every output row must match it (re-running is then
+  // idempotent: a backfill's month replaces that month only).
+  std::string replace_where;
   // The columns that identify a row (unique_key, or Mage's unique_constraints): the target has a
   // unique index on them and rows go in with INSERT ... ON CONFLICT (them). Always set for upsert.
   std::vector<std::string> unique_key;

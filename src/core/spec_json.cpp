@@ -267,6 +267,7 @@ std::string BlockToJson(const BlockSpec& b) {
     target.Str("schema", b.target->schema).Str("table", b.target->table).Str("if_exists", b.target->if_exists);
     if (!b.target->unique_key.empty())
       target.List("unique_key", b.target->unique_key).Str("on_conflict", b.target->on_conflict);
+    target.StrIf("where", b.target->replace_where);
     o.Raw("target", target.Done());
   }
   std::string tests = "[";

@@ -136,6 +136,7 @@ BlockSpec ReadBlock(const YAML::Node& node, size_t index) {
     target.if_exists = t.Str("if_exists", "replace");
     target.unique_key = t.List("unique_key");
     target.on_conflict = t.Str("on_conflict");
+    target.replace_where = t.Str("where");
     if (!target.unique_key.empty() && target.on_conflict != "update" && target.on_conflict != "nothing")
       Damaged(where + ".target.on_conflict \"" + target.on_conflict + "\" is not update or nothing");
     b.target = target;

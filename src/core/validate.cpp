@@ -247,6 +247,7 @@ void ValidatePipeline(PipelineSpec& spec) {
     CheckRequiredForType(b);
     const std::string label = "block \"" + b.name + "\"";
     CheckTemplate(links, i, b, b.sql, b.sql_at, "sql of " + label, false);
+    if (b.target) CheckTemplate(links, i, b, b.target->replace_where, TextPosition{}, "where of the target of " + label, false);
     if (b.source)
       CheckTemplate(links, i, b, b.source->url, b.source->url_at, "url of " + label, false);
     CheckTemplate(links, i, b, b.sensor_url, b.sensor_url_at, "url of " + label, false);

@@ -64,7 +64,7 @@ std::optional<Fusion> Chain(Run& run, const std::string& name) {
     if (piece.is_expression && piece.text != name && run.blocks.count(piece.text)) return std::nullopt;
   const BlockSpec& e = run.Spec(t.downstream[0]);
   if (e.type != BlockType::kDataExporter || e.upstream.size() != 1 || !e.sql.empty() || !e.target ||
-      e.target->if_exists == "append" || e.target->if_exists == "upsert" || !e.target->unique_key.empty() ||
+      (e.target->if_exists != "replace" && e.target->if_exists != "fail") || !e.target->unique_key.empty() ||
       e.timeout_s > 0 || e.retry.retries > 0 || !e.downstream.empty() || e.trigger_rule != "all_success")
     return std::nullopt;
   for (const std::string* b : {&l.name, &t.name, &e.name})

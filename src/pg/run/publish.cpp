@@ -207,6 +207,30 @@ int64_t InsertRows(const std::string& table, const core::TargetSpec& t, const st
   return inserted + updated;
 }
 
+// replace_where: deletes the target's rows the condition matches, then inserts the output, every
+// row of which must match it too (else a re-run would not replace what it inserted).
+void ReplaceWhere(Run& run, const core::BlockSpec& block, const Publication& p, const std::string& source,
+                  AttemptResult& result) {
+  const core::TargetSpec& t = *block.target;
+  const std::string where = Render(run, block, t.replace_where, "where of the target of block \"" + block.name + "\"");
+  int64_t outside = std::stoll(*SpiScalar("SELECT count(*) FROM " + source + " AS pipeline_output WHERE NOT coalesce((" +
+                                          where + "), false)"));
+  if (outside > 0)
+    throw Error(sqlstate::kCheckViolation,
+                Num(outside) + " rows of the output of block \"" + block.name + "\" do not match the where of its target (" +
+                    where + ")",
+                "replace_where deletes the rows the condition matches before inserting: rows outside it would not be "
+                "replaced by a re-run, and would pile up.",
+                "Make the block's SQL produce only matching rows (say, filter on the same condition), or widen where.");
+  const int64_t deleted = static_cast<int64_t>(SpiExec("DELETE FROM " + p.target + " WHERE " + where));
+  core::TargetSpec as_append = t;
+  as_append.if_exists = "append";
+  AttemptResult inserted;
+  result.rows_out = InsertRows(p.target, as_append, source, block.name, p.exists, inserted);
+  result.log.push_back({"info", "replaced " + Num(deleted) + " rows of " + TargetLabel(t) + " where " + where + " with " +
+                                    Num(result.rows_out) + " rows"});
+}
+
 }  // namespace
 
 Publication BeginPublish(const core::TargetSpec& t) {
@@ -244,7 +268,7 @@ void Export(Run& run, const core::BlockSpec& block, AttemptResult& result) {
   std::string source = ExportSource(run, block);
   if (!t.unique_key.empty()) RequireKeyColumns(source, t, block.name);
   Publication p = BeginPublish(t);
-  if (t.if_exists == "append" || t.if_exists == "upsert") {
+  if (t.if_exists == "append" || t.if_exists == "upsert" || t.if_exists == "replace_where") {
     // Into the table as it is: its columns, types and indexes stay.
     if (!p.exists) {
       SpiExec("CREATE TABLE " + p.target + " AS SELECT * FROM " + source + " WITH NO DATA");
@@ -253,6 +277,10 @@ void Export(Run& run, const core::BlockSpec& block, AttemptResult& result) {
       RequireKeyIndex(p.target, t);
     }
     RunTests(run, block, source, false, result);
+    if (t.if_exists == "replace_where") {
+      ReplaceWhere(run, block, p, source, result);
+      return;
+    }
     result.rows_out = InsertRows(p.target, t, source, block.name, p.exists, result);
     return;
   }
