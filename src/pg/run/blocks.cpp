@@ -15,6 +15,7 @@ extern "C" {
 #include "pg/boundary.hpp"
 #include "pg/load/copy_bridge.hpp"
 #include "pg/run/blocks.hpp"
+#include "pg/run/compiled.hpp"
 #include "pg/run/publish.hpp"
 #include "pg/run/python_block.hpp"
 #include "pg/run/staging.hpp"
@@ -85,21 +86,30 @@ bool ProbeUrl(const std::string& url) {
 void Load(Run& run, BlockRun& state, const BlockSpec& b, AttemptResult& result) {
   state.relation = NewStagingName(run, b.name);
   if (b.source) {
-    LoadRequest request;
-    request.source = *b.source;
-    request.source.url = Render(run, b, b.source->url, "url of block \"" + b.name + "\"");
-    request.target = state.relation;
-    request.create = request.must_be_new = request.unlogged = true;
-    LoadResult loaded = LoadCsv(request);
-    result.rows_out = static_cast<int64_t>(loaded.rows);
-    result.bytes = loaded.bytes_downloaded;
-    char line[512];
-    std::snprintf(line, sizeof line, "loaded %lld rows in %.2f s (%.1f MB downloaded, %.1f MB of CSV)",
-                  static_cast<long long>(loaded.rows), loaded.seconds, loaded.bytes_downloaded / 1e6,
-                  loaded.bytes_decompressed / 1e6);
-    result.log.push_back({"info", line});
+    // One file, or several loaded in order into the one table (the first creates it).
+    const std::vector<std::string> urls = b.source->urls.empty() ? std::vector<std::string>{b.source->url} : b.source->urls;
+    result.rows_out = result.bytes = 0;
+    for (size_t i = 0; i < urls.size(); ++i) {
+      LoadRequest request;
+      request.source = *b.source;
+      request.source.url = Render(run, b, urls[i], "url of block \"" + b.name + "\"");
+      request.target = state.relation;
+      request.create = request.must_be_new = i == 0;
+      request.unlogged = true;
+      LoadResult loaded = LoadCsv(request);
+      result.rows_out += static_cast<int64_t>(loaded.rows);
+      result.bytes += loaded.bytes_downloaded;
+      char line[512];
+      std::snprintf(line, sizeof line, "loaded %lld rows in %.2f s (%.1f MB downloaded, %.1f MB of CSV)%s",
+                    static_cast<long long>(loaded.rows), loaded.seconds, loaded.bytes_downloaded / 1e6,
+                    loaded.bytes_decompressed / 1e6,
+                    urls.size() > 1 ? (" from file " + std::to_string(i + 1) + " of " + std::to_string(urls.size())).c_str()
+                                    : "");
+      result.log.push_back({"info", line});
+    }
+    RenameColumnsOf(b, state.relation);
   } else {
-    std::string sql = Render(run, b, b.sql, "sql of block \"" + b.name + "\"");
+    std::string sql = WithRenamedColumns(b, Render(run, b, b.sql, "sql of block \"" + b.name + "\""));
     result.rows_out = static_cast<int64_t>(SpiExec("CREATE UNLOGGED TABLE " + state.relation + " AS " + sql));
     result.log.push_back({"info", "loaded " + Num(result.rows_out) + " rows"});
   }
@@ -110,13 +120,15 @@ void Load(Run& run, BlockRun& state, const BlockSpec& b, AttemptResult& result) 
 // A transformer's output: a view, or an UNLOGGED table when asked or read more than once.
 void Transform(Run& run, BlockRun& state, const BlockSpec& b, AttemptResult& result) {
   state.relation = NewStagingName(run, b.name);
-  std::string sql = Render(run, b, b.sql, "sql of block \"" + b.name + "\"");
+  std::string sql = WithRenamedColumns(b, Render(run, b, b.sql, "sql of block \"" + b.name + "\""));
   bool table = b.materialize == "table" || run.consumers[b.name] > 1;
   if (table)
     result.rows_out = static_cast<int64_t>(SpiExec("CREATE UNLOGGED TABLE " + state.relation + " AS " + sql));
   else
     SpiExec("CREATE VIEW " + state.relation + " AS " + sql);
   state.relid = RecordStaging(run, b.name, state.relation, table ? 'r' : 'v');
+  int skipped = 0;
+  for (auto& line : PrintedLines(run, b, &skipped)) result.log.push_back(line);
   RunTests(run, b, state.relation, !table && !b.tests.empty(), result);
   if (result.rows_out >= 0 && result.rows_in >= 0)
     result.log.push_back({"info", Num(result.rows_in) + " rows in, " + Num(result.rows_out) + " out (" +

@@ -9,6 +9,7 @@ extern "C" {
 #include "core/test_plan.hpp"
 #include "pg/load/copy_bridge.hpp"
 #include "pg/run/blocks.hpp"
+#include "pg/run/compiled.hpp"
 #include "pg/run/fusion.hpp"
 #include "pg/run/publish.hpp"
 #include "pg/run/state.hpp"
@@ -49,7 +50,8 @@ std::optional<std::string> Condition(Run& run, const Fusion& f) {
 // upsert or a unique key, a trigger rule other than the default).
 std::optional<Fusion> Chain(Run& run, const std::string& name) {
   const BlockSpec& l = run.Spec(name);
-  if (l.type != BlockType::kDataLoader || !l.source || l.timeout_s > 0 || l.downstream.size() != 1 ||
+  if (l.type != BlockType::kDataLoader || !l.source || l.source->urls.size() > 1 || !l.rename_columns_json.empty() ||
+      l.timeout_s > 0 || l.downstream.size() != 1 ||
       run.consumers[name] != 1)
     return std::nullopt;
   for (const auto& t : l.tests)
@@ -147,9 +149,18 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
           }
         }
         phase = f.transformer;
+        // (a compiled block's renames, each before its own tests; its prints that read the
+        // loader's output have nothing to read here)
+        RenameColumnsOf(t, request.target);
+        int skipped = 0;
+        for (auto& line : PrintedLines(run, t, &skipped)) tres.log.push_back(line);
+        if (skipped > 0)
+          tres.log.push_back({"info", Num(skipped) + " print(s) of the block not run: they read the loader's output, which "
+                                                    "a fused chain does not stage (pipeline.fuse_blocks = off runs them)"});
         RunTests(run, t, request.target, true, tres);
         filter_done = true;
         phase = f.exporter;
+        RenameColumnsOf(e, request.target);
         RunTests(run, e, request.target, false, eres);
         FinishPublish(p, *e.target);
         replaced = !p.fresh.empty();

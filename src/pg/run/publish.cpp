@@ -11,6 +11,7 @@ extern "C" {
 
 #include "core/error.hpp"
 #include "core/sql_text.hpp"
+#include "pg/run/compiled.hpp"
 #include "pg/run/staging.hpp"
 #include "pg/run/tests.hpp"
 #include "pg/spi.hpp"
@@ -266,6 +267,8 @@ void FinishPublish(const Publication& p, const core::TargetSpec& t) {
 void Export(Run& run, const core::BlockSpec& block, AttemptResult& result) {
   const core::TargetSpec& t = *block.target;
   std::string source = ExportSource(run, block);
+  if (!block.rename_columns_json.empty())
+    source = "(" + WithRenamedColumns(block, "SELECT * FROM " + source) + ") AS pipeline_renamed";
   if (!t.unique_key.empty()) RequireKeyColumns(source, t, block.name);
   Publication p = BeginPublish(t);
   if (t.if_exists == "append" || t.if_exists == "upsert" || t.if_exists == "replace_where") {
