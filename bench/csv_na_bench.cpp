@@ -6,7 +6,7 @@
 //
 // Variants: the rewriter into a separate buffer; in place as the callback would run it (the
 // source's bytes copied into buf + MaxCarry(), rewritten into buf: a memcpy and a rewrite); rows
-// with NA values (every tenth row has four: NA, nan, N/A, or "NULL" quoted); every text field
+// with NA values (every tenth row has three: NA, nan, and N/A or, quoted, "NULL"); every text field
 // quoted with a quoted line break in one row of a hundred; backslash escapes.
 //
 // Run: build/csv_na_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true.
@@ -99,7 +99,7 @@ void BM_NaTaxiInPlace(benchmark::State& state) {
   SetBytes(state, csv);
 }
 
-// One row in ten with four NA fields (NA, nan, N/A, "NULL" when quoted).
+// One row in ten with three NA fields (NA, nan, and N/A or, quoted, "NULL").
 void BM_NaTaxiWithNa(benchmark::State& state) { RunRewriter(state, WithNa(), CsvDialect{}); }
 
 // Every text field quoted, a quoted line break every hundred rows, NA rows as above.
