@@ -6,8 +6,8 @@
 //
 // Variants: the rewriter into a separate buffer; in place as the callback would run it (the
 // source's bytes copied into buf + MaxCarry(), rewritten into buf: a memcpy and a rewrite); rows
-// with NA values (every tenth row has three: NA, nan, and N/A or, quoted, "NULL"); every text field
-// quoted with a quoted line break in one row of a hundred; backslash escapes.
+// with NA values (every tenth row has three: NA, nan, and N/A or, quoted, "NULL"); every text
+// field quoted with a quoted line break in one row of a hundred; backslash escapes.
 //
 // Run: build/csv_na_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true.
 // bytes_per_second is in binary units (1G/s = 1 GiB/s = 1074 MB/s), per CPU second.

@@ -91,7 +91,7 @@ class CsvNaRewriter {
   bool na_empty_ = false;       // "" is an NA string
   size_t max_len_ = 0;          // the longest non-empty NA string
   size_t max_held_ = 0;         // MaxCarry()
-  uint64_t first_[256] = {};    // bit min(len, 63): an NA string of that length starts with the byte
+  uint64_t first_[256] = {};    // bit min(len, 63): an NA string that long starts with the byte
   std::vector<std::vector<std::string>> by_length_;  // non-empty NA strings by length
 
   // Where the scan is, kept across feeds.

@@ -108,7 +108,8 @@ std::string Expected(const std::string& in, const CsvDialect& d, const std::vect
       first_field = in[i] == '\n' || in[i] == '\r';
       if (first_field) {
         in_header = false;
-        if (eol.empty()) eol = in[i] == '\r' && i + 1 < n && in[i + 1] == '\n' ? "\r\n" : std::string(1, in[i]);
+        if (eol.empty())
+          eol = in[i] == '\r' && i + 1 < n && in[i + 1] == '\n' ? "\r\n" : std::string(1, in[i]);
       }
       out += in[i++];
     } else if (na_field && first_field) {
@@ -273,8 +274,9 @@ void ExpectCopyReadsNaAsNull(const std::string& in, const std::string& out, cons
 // Running the rewriter.
 
 // Feeds `in` cut at `cuts` (increasing offsets), then finishes.
-std::string RewriteCut(const std::string& in, const CsvDialect& d, const std::vector<std::string>& na,
-                       bool header, const std::vector<size_t>& cuts) {
+std::string RewriteCut(const std::string& in, const CsvDialect& d,
+                       const std::vector<std::string>& na, bool header,
+                       const std::vector<size_t>& cuts) {
   CsvNaRewriter rw(na, d, header);
   std::string out;
   size_t from = 0;
@@ -330,9 +332,11 @@ bool CheckAllFeeds(const std::string& in, const CsvDialect& d, const std::vector
   for (size_t i = 1; i < in.size(); ++i) bytes.push_back(i);
   if (!same(RewriteCut(in, d, na, header, bytes), "one byte at a time")) return false;
   for (size_t cut = 0; cut <= in.size(); ++cut)
-    if (!same(RewriteCut(in, d, na, header, {cut}), "split at " + std::to_string(cut))) return false;
+    if (!same(RewriteCut(in, d, na, header, {cut}), "split at " + std::to_string(cut)))
+      return false;
   for (size_t piece : {1, 2, 3, 7, 64})
-    if (!same(RewriteInPlace(in, d, na, header, piece), "in place, pieces of " + std::to_string(piece)))
+    if (!same(RewriteInPlace(in, d, na, header, piece),
+              "in place, pieces of " + std::to_string(piece)))
       return false;
   if (rng != nullptr) {
     for (int k = 0; k < 4; ++k) {
@@ -529,7 +533,8 @@ TEST(CsvNa, NaValuesThatCannotBeAFieldAreRefused) {
   refused({"\\"}, Dialect('.', '"', '"'), "\\");
   EXPECT_EQ(CatchError([] { CsvNaRewriter rw({"NA"}, Dialect('\\', '"', '"'), false); }).sqlstate(),
             "22023");
-  Error too_long = CatchError([] { CsvNaRewriter rw({std::string(1025, 'x')}, CsvDialect{}, false); });
+  Error too_long =
+      CatchError([] { CsvNaRewriter rw({std::string(1025, 'x')}, CsvDialect{}, false); });
   EXPECT_EQ(too_long.sqlstate(), "22023");
   EXPECT_EQ(std::string(too_long.message()), "NA value is longer than 1024 bytes");
   EXPECT_EQ(CsvNaRewriter({std::string(1024, 'x')}, CsvDialect{}, false).MaxCarry(), 4098u);
@@ -563,7 +568,8 @@ TEST(CsvNa, LongFieldsPassAtOnceWithBoundedMemory) {
   EXPECT_EQ(rw.Replaced(), 1);
   // A field held to the limit and then one byte more goes out whole.
   std::string near = "\"NA" + std::string(carry, ' ');
-  EXPECT_EQ(RewriteCut(near + "\",NA\n", CsvDialect{}, Pandas(), false, {carry - 1, carry, carry + 1}),
+  EXPECT_EQ(RewriteCut(near + "\",NA\n", CsvDialect{}, Pandas(), false,
+                       {carry - 1, carry, carry + 1}),
             near + "\",\n");
 }
 
@@ -610,7 +616,9 @@ class Gen {
       switch (Int(0, 9)) {
         case 0: case 1: s += na_[Int(0, static_cast<int>(na_.size()) - 1)]; break;
         case 2: s += q + na_[Int(0, static_cast<int>(na_.size()) - 1)] + q; break;
-        case 3: s += std::vector<std::string>{"NAN", "N", "x", "nu", "1.5", "\\."}[Int(0, 5)]; break;
+        case 3:
+          s += std::vector<std::string>{"NAN", "N", "x", "nu", "1.5", "\\."}[Int(0, 5)];
+          break;
         case 4: s += q + q; break;
         case 5: s += q + "a" + std::string(1, d_.delimiter) + "\n" + q; break;
         case 6: s += q + e + q + q; break;
@@ -636,7 +644,8 @@ class Gen {
 
   // Random bytes from the ones that matter.
   std::string Soup(int n) {
-    const char bytes[] = {'N', 'A', 'n', 'a', d_.delimiter, d_.quote, d_.escape, '\n', '\r', '\\', '.', 'x'};
+    const char bytes[] = {'N',       'A',  'n',  'a',  d_.delimiter, d_.quote,
+                          d_.escape, '\n', '\r', '\\', '.',          'x'};
     std::string s;
     for (int i = 0; i < n; ++i) s += bytes[Int(0, sizeof bytes - 1)];
     return s;
