@@ -92,22 +92,16 @@ class Finder {
   char a_, b_, c_, d_;
 };
 
-// Whether c cannot be a delimiter, quote or escape of a chunked load.
-bool BadDialectChar(char c) { return c == '\n' || c == '\r' || c == '\0'; }
-
 }  // namespace
 
 CsvChunker::CsvChunker(CsvDialect dialect, size_t target_bytes, bool header,
                        size_t max_record_bytes)
     : quote_(dialect.quote),
-      escape_(dialect.escape == dialect.quote ? '\0' : dialect.escape),
+      escape_(DistinctEscape(dialect)),
       target_(std::max<size_t>(target_bytes, 1)),
       max_record_(max_record_bytes),
       in_header_(header) {
-  if (BadDialectChar(dialect.delimiter) || BadDialectChar(dialect.quote) ||
-      BadDialectChar(dialect.escape))
-    throw Error(sqlstate::kInvalidParameterValue,
-                "CSV delimiter, quote and escape cannot be a line break or a NUL byte");
+  CheckCsvDialectBytes(dialect);
   if (dialect.quote == '\\')
     throw Error(sqlstate::kInvalidParameterValue,
                 "a chunked CSV load cannot use backslash as the quote character",

@@ -13,17 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "core/csv_dialect.hpp"
 #include "core/error.hpp"
 
 namespace pgpipe::core {
-
-// The COPY options that decide where a CSV record ends. escape == quote (COPY's default) means
-// doubled quotes; the delimiter does not affect record boundaries and is only validated.
-struct CsvDialect {
-  char delimiter = ',';
-  char quote = '"';
-  char escape = '"';
-};
 
 // A run of whole records, each with its line ending (only the last chunk's last record may lack
 // one). A worker that runs COPY (header false) on `bytes` alone and gets an error at its line L
@@ -45,6 +38,7 @@ class CsvChunker {
 
   // Throws Error 22023 for a dialect the chunker cannot split exactly: a delimiter, quote or
   // escape that is a line break or NUL, or a backslash quote (it collides with the "\." marker).
+  // The delimiter does not affect record boundaries: it is only validated.
   // header: the first record is the header, kept apart from every chunk. A record longer than
   // max_record_bytes (an unterminated quote, mostly) throws 54000 instead of growing unbounded.
   CsvChunker(CsvDialect dialect, size_t target_bytes, bool header,
