@@ -18,6 +18,7 @@ struct LoadRequest {
   bool create = false;      // create the target from the header and column types when missing
   bool must_be_new = false; // ... and refuse one that exists (a run's staging or fused target)
   bool unlogged = false;    // ... as an UNLOGGED table (staging)
+  std::string options;      // ... WITH these storage parameters ("" none)
   std::string where;        // a row filter (SQL boolean over the target's columns), as COPY's WHERE
 };
 
@@ -28,6 +29,8 @@ struct LoadResult {
   int64_t bytes_decompressed = 0;
   bool created = false;
   double seconds = 0;
+  unsigned int relid = 0;  // a load split across workers: its relation
+  int workers = 0;         // ... and the load workers that loaded parts of it
 };
 
 // The fetch options for `source` under the pipeline.* GUCs: timeouts, stall limits, redirects,
