@@ -195,6 +195,7 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block) {
                                    "header", "delimiter", "quote", "escape", "null", "encoding",
                                    "connect_timeout", "timeout", "max_bytes"};
   keys.push_back(block.empty() ? "create" : "url");
+  if (!block.empty()) keys.push_back("parallel");  // (parallel ingest: blocks only)
   MapReader r(node, block.empty() ? "load_csv options" : "source of block \"" + block + "\"",
               keys, {}, nullptr);
   SourceSpec s;
@@ -214,6 +215,11 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block) {
   s.connect_timeout_s = r.Seconds("connect_timeout", 0);
   s.timeout_s = r.Seconds("timeout", 0);
   s.max_bytes = r.Int("max_bytes", 0);
+  if (!block.empty()) s.parallel = static_cast<int>(r.Int("parallel", 0, 1));  // (parallel ingest)
+  if (s.parallel > kMaxLoadWorkers)
+    Fail(sqlstate::kInvalidParameterValue,
+         "parallel of block \"" + block + "\" must be at most " + std::to_string(kMaxLoadWorkers),
+         r.Get("parallel"));
   if (s.delimiter.size() != 1)
     Fail(sqlstate::kInvalidParameterValue,
          "delimiter of block \"" + block + "\" must be a single one-byte character",

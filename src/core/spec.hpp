@@ -31,6 +31,9 @@ struct ColumnSpec {
   Position where;
 };
 
+// Most load workers one load may be split across (a block's `parallel`, pipeline.load_workers).
+inline constexpr int kMaxLoadWorkers = 32;
+
 // Where a data_loader gets its bytes and how to read them.
 struct SourceSpec {
   std::string url;
@@ -48,6 +51,7 @@ struct SourceSpec {
   double timeout_s = 0;
   int64_t max_bytes = 0;
   bool create = false;  // load_csv: create the target from the columns when it is missing
+  int parallel = 0;     // load workers a block's load is split across; 0 = pipeline.load_workers
   Position where;
 };
 

@@ -58,13 +58,15 @@ std::string SourceJson(const SourceSpec& s) {
                                     .Str("written_type", c.written_type).Done();
   }
   columns += "]";
-  return Obj()
-      .Str("url", s.url).Str("format", s.format).Str("compression", s.compression)
+  Obj o;
+  o.Str("url", s.url).Str("format", s.format).Str("compression", s.compression)
       .Raw("columns", columns).List("parse_dates", s.parse_dates).Bool("header", s.header)
       .Str("delimiter", s.delimiter).Str("quote", s.quote).StrIf("escape", s.escape)
       .Str("null", s.null_string).Str("encoding", s.encoding)
       .Num("connect_timeout", s.connect_timeout_s).Num("timeout", s.timeout_s)
-      .Num("max_bytes", static_cast<double>(s.max_bytes)).Done();
+      .Num("max_bytes", static_cast<double>(s.max_bytes));
+  if (s.parallel > 0) o.Num("parallel", s.parallel);  // (parallel ingest: only when set)
+  return o.Done();
 }
 
 std::string TestJson(const TestSpec& t) {

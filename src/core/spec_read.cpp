@@ -89,6 +89,7 @@ SourceSpec ReadSource(const Obj& o, const std::string& where) {
   s.connect_timeout_s = o.Num("connect_timeout");
   s.timeout_s = o.Num("timeout");
   s.max_bytes = static_cast<int64_t>(o.Num("max_bytes"));
+  s.parallel = static_cast<int>(o.Num("parallel"));  // (parallel ingest; absent: 0, the GUC's)
   return s;
 }
 

@@ -7,11 +7,12 @@ extern "C" {
 
 #include <climits>
 
+#include "core/spec.hpp"
 #include "pg/gucs.hpp"
 
 namespace pgpipe::pg {
 
-GucValues guc = {10000, 1, 30, 5, 0, nullptr, 86400, nullptr, 2, 30 * 86400, 5000, 2, true, 3};
+GucValues guc = {10000, 1, 30, 5, 0, nullptr, 86400, nullptr, 2, 30 * 86400, 5000, 2, true, 3, 1, 1024};
 
 void DefineGucs() {
   DefineCustomIntVariable("pipeline.connect_timeout", "Time allowed to connect to an HTTP source.",
@@ -68,6 +69,15 @@ void DefineGucs() {
                           "Times a run is queued again after its worker was interrupted (a "
                           "shutdown, a termination, a crash) before it fails instead.",
                           nullptr, &guc.max_recoveries, 3, 0, 100, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("pipeline.load_workers",
+                          "Load workers a data_loader's load is split across when its source does "
+                          "not say (parallel); 1 loads with one COPY.",
+                          nullptr, &guc.load_workers, 1, 1, core::kMaxLoadWorkers, PGC_SUSET, 0,
+                          nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("pipeline.load_chunk_size",
+                          "CSV bytes a load split across workers hands one worker at a time.",
+                          nullptr, &guc.load_chunk_kb, 1024, 8, 64 * 1024, PGC_SUSET, GUC_UNIT_KB,
+                          nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("pipeline");
 }
 
