@@ -188,7 +188,7 @@ SELECT attempt, status, sqlstate FROM pipeline.block_attempts WHERE run_id = (SE
 SELECT count(*) AS retry_log_lines FROM pipeline.run_log WHERE run_id = (SELECT max(run_id) FROM pipeline.runs) AND message LIKE 'attempt % failed: HTTP 500%retrying in%';
 -- four failures are one too many for three retries
 SELECT regexp_replace(regexp_replace(pg_temp.error_of(format($$SELECT pipeline.run('flaky', '{"base": "%s", "failures": 4, "key": "%s"}')$$, :'base', md5('x' || clock_timestamp()::text))), '[0-9a-f]{32}', 'KEY', 'g'),
-                      '"pipeline_staging_[0-9]+_[0-9a-f]{8}"\."(r[0-9]+_[a-z_]+)_[0-9a-f]{8}"', 'STAGING.\1', 'g');
+                      '"pipeline_staging_[0-9]+_[0-9a-f]{8}"\."(r[0-9N]+_[a-z_]+)_[0-9a-f]{8}"', 'STAGING.\1', 'g');
 SELECT attempt, status FROM pipeline.block_attempts WHERE run_id = (SELECT max(run_id) FROM pipeline.runs) ORDER BY attempt;
 
 -- 8. Templates: variables (defaults, then the call), expressions evaluated by Postgres,
