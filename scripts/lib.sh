@@ -120,6 +120,8 @@ serve_fixtures() {
     [ -s "$www/$kind.csv" ] || $gen --rows 10 --bad "$kind" --out "$www/$kind.csv" 2>/dev/null
   done
   [ -s "$www/empty.csv" ] || : >"$www/empty.csv"
+  # (records crossing chunk boundaries, for loads split across workers)
+  [ -s "$www/chunky/bad_two.csv" ] || python3 "$PGPIPE_ROOT/test/fixtures/gen_chunky.py" "$www/chunky"
   http_stop
   python3 "$PGPIPE_ROOT/test/http_server.py" --root "$www" --port "$PGPIPE_HTTP_PORT" \
     --port-file "$PGPIPE_TMP/http.port" --pid-file "$PGPIPE_TMP/http.pid" --max-seconds 3600 \

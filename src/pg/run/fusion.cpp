@@ -8,9 +8,11 @@ extern "C" {
 #include "core/template.hpp"
 #include "core/test_plan.hpp"
 #include "pg/load/copy_bridge.hpp"
+#include "pg/load/parallel_load.hpp"
 #include "pg/run/blocks.hpp"
 #include "pg/run/fusion.hpp"
 #include "pg/run/publish.hpp"
+#include "pg/run/staging.hpp"
 #include "pg/run/state.hpp"
 #include "pg/run/tests.hpp"
 #include "pg/spi.hpp"
@@ -88,6 +90,120 @@ bool IsFilterError(const Error& e) {
          s == "42P20" || s == "0A000";
 }
 
+// What one attempt of a fused chain did, and the block a failure belongs to (`phase`).
+struct FusedAttempt {
+  std::string phase;
+  bool load_done = false, filter_done = false;  // the parts that finished
+  LoadResult loaded;
+  AttemptResult tres, eres;
+  bool replaced = false;
+};
+
+// Judges the loader's row_count tests on the rows COPY read (kept and filtered out).
+void JudgeLoaderTests(const BlockSpec& l, const LoadResult& loaded) {
+  int64_t rows_read = static_cast<int64_t>(loaded.rows + loaded.rows_excluded);
+  for (const auto& test : l.tests) {
+    core::PlannedTest planned;
+    planned.test = &test;
+    planned.row_count = true;
+    if (auto bad = core::JudgeTest(planned, rows_read, std::nullopt))
+      throw Error(kTestFailed, "block \"" + l.name + "\" test failed: " + *bad);
+  }
+}
+
+// The chain's condition, or the error saying it lost the shape fusion needs.
+std::string ConditionOrFail(Run& run, const Fusion& f) {
+  std::optional<std::string> condition = Condition(run, f);
+  if (!condition)
+    throw Error(core::sqlstate::kInternalError, "the filter of block \"" + f.transformer +
+                                                    "\" no longer has the shape fusion needs");
+  return *condition;
+}
+
+// One attempt as one COPY with the condition as its WHERE straight into the exporter's new
+// table, all in the exporter's transaction.
+void AttemptOneCopy(Run& run, const Fusion& f, FusedAttempt& a) {
+  const BlockSpec& l = run.Spec(f.loader);
+  InTransaction([&] {
+    Publication p = BeginPublish(*run.Spec(f.exporter).target);
+    a.phase = f.transformer;
+    std::string condition = ConditionOrFail(run, f);
+    a.phase = f.loader;
+    LoadRequest request;
+    request.source = *l.source;
+    request.source.url = Render(run, l, l.source->url, "url of block \"" + l.name + "\"");
+    request.target = p.fresh.empty() ? p.target : p.fresh;
+    request.create = request.must_be_new = true;
+    request.where = condition;
+    a.loaded = LoadCsv(request);
+    a.load_done = true;
+    JudgeLoaderTests(l, a.loaded);
+    a.phase = f.transformer;
+    RunTests(run, run.Spec(f.transformer), request.target, true, a.tres);
+    a.filter_done = true;
+    a.phase = f.exporter;
+    RunTests(run, run.Spec(f.exporter), request.target, false, a.eres);
+    FinishPublish(p, *run.Spec(f.exporter).target);
+    a.replaced = !p.fresh.empty();
+    run.blocks.at(f.exporter).relation = p.target;
+  });
+}
+
+// One attempt split across load workers (parallel_load.hpp): the new table is created in the
+// run's staging schema and loaded with the condition as every part's WHERE, in transactions of
+// their own; then, in the exporter's transaction, under its publish locks, the tests run on it
+// and it is moved into the target's schema and swapped in. Whatever fails, it is dropped: the
+// target's schema never holds a half-loaded table.
+void AttemptSplit(Run& run, const Fusion& f, int workers, FusedAttempt& a) {
+  const BlockSpec& l = run.Spec(f.loader);
+  const core::TargetSpec& target = *run.Spec(f.exporter).target;
+  ParallelLoadRequest request;
+  std::string staged;
+  unsigned int staged_relid = 0;
+  InTransaction([&] {
+    CheckPublishable(target);
+    a.phase = f.transformer;
+    request.load.where = ConditionOrFail(run, f);
+    a.phase = f.loader;
+    DropLeftoverStaging(run.id, f.loader);
+    staged = NewStagingName(run, f.loader);
+    request.load.source = *l.source;
+    request.load.source.url = Render(run, l, l.source->url, "url of block \"" + l.name + "\"");
+  });
+  request.load.target = staged;
+  request.load.create = request.load.must_be_new = true;
+  request.workers = workers;
+  request.run_id = run.id;
+  request.record = [&](unsigned int) { staged_relid = RecordStaging(run, f.loader, staged, 'r'); };
+  request.drop = [](unsigned int relid) { DropStagingRelation(relid); };
+  a.loaded = LoadCsvParallel(request);
+  a.load_done = true;
+  try {
+    InTransaction([&] {
+      a.phase = f.exporter;
+      Publication p = BeginPublish(target);
+      a.phase = f.loader;
+      JudgeLoaderTests(l, a.loaded);
+      a.phase = f.transformer;
+      RunTests(run, run.Spec(f.transformer), staged, true, a.tres);
+      a.filter_done = true;
+      a.phase = f.exporter;
+      RunTests(run, run.Spec(f.exporter), staged, false, a.eres);
+      AdoptStaged(p, target, staged_relid);
+      ForgetStaging(staged_relid);
+      a.replaced = p.exists;
+      run.blocks.at(f.exporter).relation = p.target;
+    });
+  } catch (...) {
+    try {
+      InTransaction([&] { DropStagingRelation(staged_relid); });
+    } catch (const Error&) {
+      // (recorded: dropped with the run's staging, or by retention)
+    }
+    throw;
+  }
+}
+
 }  // namespace
 
 std::optional<Fusion> FindFusion(Run& run, const std::string& name) {
@@ -106,49 +222,23 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
   for (int attempt = run.blocks.at(f.loader).attempts_done + 1;; ++attempt) {
     InTransaction([&] { StartChain(run, f, attempt); });
     ReportActivity("pg_pipeline run " + Num(run.id) + ": blocks " + f.loader + ", " + f.transformer + ", " + f.exporter);
-    std::string phase = f.exporter;  // the block a failure belongs to
-    bool load_done = false, filter_done = false;  // the parts that finished
-    LoadResult loaded;
-    AttemptResult tres, eres;
-    bool replaced = false;
+    FusedAttempt a;
+    a.phase = f.exporter;
+    std::string not_split;
+    int workers = LoadWorkers(*l.source, &not_split);
     std::optional<Error> error;
     try {
-      InTransaction([&] {
-        Publication p = BeginPublish(*e.target);
-        phase = f.transformer;
-        std::optional<std::string> condition = Condition(run, f);
-        if (!condition)
-          throw Error(core::sqlstate::kInternalError, "the filter of block \"" + f.transformer +
-                                                          "\" no longer has the shape fusion needs");
-        phase = f.loader;
-        LoadRequest request;
-        request.source = *l.source;
-        request.source.url = Render(run, l, l.source->url, "url of block \"" + l.name + "\"");
-        request.target = p.fresh.empty() ? p.target : p.fresh;
-        request.create = request.must_be_new = true;
-        request.where = *condition;
-        loaded = LoadCsv(request);
-        load_done = true;
-        int64_t rows_read = static_cast<int64_t>(loaded.rows + loaded.rows_excluded);
-        for (const auto& test : l.tests) {
-          core::PlannedTest planned;
-          planned.test = &test;
-          planned.row_count = true;
-          if (auto bad = core::JudgeTest(planned, rows_read, std::nullopt))
-            throw Error(kTestFailed, "block \"" + l.name + "\" test failed: " + *bad);
-        }
-        phase = f.transformer;
-        RunTests(run, t, request.target, true, tres);
-        filter_done = true;
-        phase = f.exporter;
-        RunTests(run, e, request.target, false, eres);
-        FinishPublish(p, *e.target);
-        replaced = !p.fresh.empty();
-        run.blocks.at(f.exporter).relation = p.target;
-      });
+      if (workers > 1)
+        AttemptSplit(run, f, workers, a);
+      else
+        AttemptOneCopy(run, f, a);
     } catch (const std::exception& caught) {
       error = AsError(caught);
     }
+    std::string& phase = a.phase;
+    const bool load_done = a.load_done, filter_done = a.filter_done, replaced = a.replaced;
+    const LoadResult& loaded = a.loaded;
+    const AttemptResult &tres = a.tres, &eres = a.eres;
     if (!error) {
       int64_t rows_read = static_cast<int64_t>(loaded.rows + loaded.rows_excluded);
       int64_t rows_kept = static_cast<int64_t>(loaded.rows);
@@ -172,6 +262,14 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
                       static_cast<long long>(rows_read), loaded.seconds, loaded.bytes_downloaded / 1e6,
                       loaded.bytes_decompressed / 1e6, t.name.c_str(), e.name.c_str(), l.name.c_str(),
                       t.name.c_str(), e.name.c_str());
+        if (workers > 1)
+          std::snprintf(line, sizeof line,
+                        "loaded %lld rows in %.2f s (%.1f MB downloaded, %.1f MB of CSV), filtered by \"%s\" "
+                        "and written straight into %s's new table, %s: one load for %s, %s and %s",
+                        static_cast<long long>(rows_read), loaded.seconds, loaded.bytes_downloaded / 1e6,
+                        loaded.bytes_decompressed / 1e6, t.name.c_str(), e.name.c_str(),
+                        SplitNote(loaded, workers).c_str(), l.name.c_str(), t.name.c_str(), e.name.c_str());
+        if (!not_split.empty()) WriteLog(run.id, f.loader, {"info", not_split});
         WriteLog(run.id, f.loader, {"info", line});
         for (const auto& test : l.tests) WriteLog(run.id, f.loader, {"info", "test passed: " + core::TestLabel(test)});
         for (const auto& tl : tres.log) WriteLog(run.id, f.transformer, tl);
