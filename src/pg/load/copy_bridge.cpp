@@ -212,21 +212,84 @@ std::string QuoteIdent(const std::string& name) {
   return PgCall([n] { return quote_identifier(n); });
 }
 
-// Creates the target with the file's columns, typed as declared (text otherwise).
+// Creates the target with the file's columns, typed as declared (text otherwise), or with
+// `columns_sql` as its column definitions when given.
 void CreateTarget(const std::string& target, const std::vector<std::string>& columns,
-                  const core::SourceSpec& source, bool unlogged, const std::string& options) {
+                  const core::SourceSpec& source, bool unlogged, const std::string& options,
+                  const std::string& columns_sql = {}) {
   std::string sql = std::string("CREATE ") + (unlogged ? "UNLOGGED " : "") + "TABLE " + target + " (";
-  for (size_t i = 0; i < columns.size(); ++i) {
+  for (size_t i = 0; i < columns.size() && columns_sql.empty(); ++i) {
     std::string type = "text";
     for (const auto& c : source.columns)
       if (c.name == columns[i]) type = c.pg_type;
     sql += (i ? ", " : "") + QuoteIdent(columns[i]) + " " + type;
   }
-  sql += ")";
+  sql += columns_sql + ")";
   if (!options.empty()) sql += " WITH (" + options + ")";
   SpiSession spi;
   SpiExec(sql);
   spi.Finish();
+}
+
+// A projection's table (projection.hpp) while it loads: its column definitions (the output's
+// columns in order, a "*" standing for every column of the file, computed columns as stored
+// generated columns named pgp_computed_<i>; then the file's columns the output does not
+// select), and the statements that finish it after the load: computed columns made plain, the
+// unselected columns dropped, every column renamed to its output name (through a temporary name,
+// so that names may trade places).
+std::string ProjectedColumns(const std::string& target, const std::vector<std::string>& file,
+                             const core::SourceSpec& source, const Projection& projection,
+                             std::vector<std::string>* finish) {
+  auto type_of = [&](const std::string& column) {
+    for (const auto& c : source.columns)
+      if (c.name == column) return c.pg_type;
+    return std::string("text");
+  };
+  std::vector<std::pair<std::string, std::string>> renames;  // (name while loading, output name)
+  std::vector<std::string> computed;
+  std::vector<bool> used(file.size(), false);
+  std::string sql;
+  auto add = [&](const std::string& definition) { sql += (sql.empty() ? "" : ", ") + definition; };
+  auto add_file_column = [&](size_t i, const std::string& output) {
+    used[i] = true;
+    add(QuoteIdent(file[i]) + " " + type_of(file[i]));
+    if (output != file[i]) renames.emplace_back(file[i], output);
+  };
+  bool in_star = false;
+  for (const auto& c : projection.columns) {
+    if (c.from_star) {
+      if (!in_star)
+        for (size_t i = 0; i < file.size(); ++i) add_file_column(i, file[i]);
+      in_star = true;
+      continue;
+    }
+    in_star = false;
+    if (!c.column.empty()) {
+      size_t i = 0;
+      while (i < file.size() && file[i] != c.column) ++i;
+      if (i == file.size())
+        throw Error("42703", "column \"" + c.column + "\" does not exist", "The file has no such column.");
+      if (used[i]) throw Error(sqlstate::kInternalError, "column \"" + c.column + "\" selected twice as a file column");
+      add_file_column(i, c.name);
+      continue;
+    }
+    std::string name = "pgp_computed_" + std::to_string(computed.size());
+    computed.push_back(name);
+    add(name + " " + c.type + " GENERATED ALWAYS AS (" + c.expression + ") STORED");
+    renames.emplace_back(name, c.name);
+  }
+  for (size_t i = 0; i < file.size(); ++i)
+    if (!used[i]) add(QuoteIdent(file[i]) + " " + type_of(file[i]));
+  for (const auto& name : computed) finish->push_back("ALTER TABLE " + target + " ALTER COLUMN " + name + " DROP EXPRESSION");
+  for (size_t i = 0; i < file.size(); ++i)
+    if (!used[i]) finish->push_back("ALTER TABLE " + target + " DROP COLUMN " + QuoteIdent(file[i]));
+  for (size_t i = 0; i < renames.size(); ++i)
+    finish->push_back("ALTER TABLE " + target + " RENAME COLUMN " + QuoteIdent(renames[i].first) +
+                      " TO pgp_rename_" + std::to_string(i));
+  for (size_t i = 0; i < renames.size(); ++i)
+    finish->push_back("ALTER TABLE " + target + " RENAME COLUMN pgp_rename_" + std::to_string(i) + " TO " +
+                      QuoteIdent(renames[i].second));
+  return sql;
 }
 
 // The target's insertable columns (not dropped, not generated), in table order.
@@ -349,7 +412,10 @@ PreparedTarget PrepareTarget(const LoadRequest& request, const std::vector<std::
     if (!check.ok())
       throw Error(sqlstate::kBadCopyFileFormat, "the file's header does not match the declared columns",
                   check.Detail());
-    CreateTarget(request.target, columns, source, request.unlogged, request.options);
+    std::string projected;
+    if (!request.projection.columns.empty())
+      projected = ProjectedColumns(request.target, columns, source, request.projection, &prepared.finish);
+    CreateTarget(request.target, columns, source, request.unlogged, request.options, projected);
     prepared.relid = LookupTarget(request.target);
     prepared.created = true;
   }
@@ -413,6 +479,7 @@ LoadResult LoadCsv(const LoadRequest& request) {
     if (source.header) prefix = ReadHeader(stream, source, &header);
     PreparedTarget target = PrepareTarget(request, header);
     result.created = target.created;
+    result.finish = target.finish;
 
     ActiveStream active = {&stream, prefix.data(), prefix.size(), 0, -1};
     struct ClearActive {

@@ -43,11 +43,13 @@ std::string ReadHeader(core::HttpSource& source, const core::SourceSpec& spec,
 
 // The load's target made ready in the current transaction: looked up, refused when it exists
 // and must be new, created from the header (or the declared columns) when missing and asked
-// to, and the column each field of the file loads into, in file order.
+// to (with the request's projection: in its output's order, computed columns generated), and
+// the column each field of the file loads into, in file order.
 struct PreparedTarget {
   Oid relid = InvalidOid;
   bool created = false;
   std::vector<std::string> columns;
+  std::vector<std::string> finish;  // a projection's statements, to run after the load
 };
 PreparedTarget PrepareTarget(const LoadRequest& request, const std::vector<std::string>& header);
 

@@ -616,6 +616,7 @@ LoadResult Leader::Run() {
   CreateRelation(header);
   result.created = true;
   result.relid = target_.relid;
+  result.finish = target_.finish;
   try {
     MakeShared();
     ChunkStream chunks(&stream, source, static_cast<size_t>(guc.load_chunk_kb) * 1024);

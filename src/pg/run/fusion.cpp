@@ -5,6 +5,7 @@ extern "C" {
 
 #include <cstdio>
 
+#include "core/sql_text.hpp"
 #include "core/template.hpp"
 #include "core/test_plan.hpp"
 #include "pg/load/copy_bridge.hpp"
@@ -17,6 +18,7 @@ extern "C" {
 #include "pg/run/tests.hpp"
 #include "pg/spi.hpp"
 #include "pg/sql_shape.hpp"
+#include "pg/subxact.hpp"
 #include "pg/txn.hpp"
 
 namespace pgpipe::pg {
@@ -28,9 +30,19 @@ using core::Error;
 
 namespace {
 
-// The transformer's filter: its SQL rendered with the loader standing in as the placeholder
-// relation, read by the parser. nullopt when it is not "SELECT * FROM <loader> WHERE cond".
-std::optional<std::string> Condition(Run& run, const Fusion& f) {
+// What the transformer does, when the loader's COPY can do it: a filter (its WHERE), and
+// possibly a projection (the output's columns: renamed, computed; projection.hpp).
+struct ChainShape {
+  std::string condition;  // "" none
+  Projection projection;
+};
+
+// The transformer's shape: its SQL rendered with the loader standing in as the placeholder
+// relation, read by the parser as exactly "SELECT * FROM <loader> WHERE cond"; else, when the
+// loader declares its columns, read by Postgres's parse analysis over a temporary table of those
+// columns as a projection whose computed columns can be stored generated columns (checked by
+// making them, in a subtransaction that is rolled back). nullopt: neither.
+std::optional<ChainShape> Shape(Run& run, const Fusion& f) {
   BlockRun& loader = run.blocks.at(f.loader);
   std::string saved = loader.relation;
   loader.relation = kShapePlaceholder;
@@ -43,7 +55,27 @@ std::optional<std::string> Condition(Run& run, const Fusion& f) {
     throw;
   }
   loader.relation = saved;
-  return FilterCondition(sql);
+  if (std::optional<std::string> condition = FilterCondition(sql)) return ChainShape{*condition, {}};
+  const core::SourceSpec& source = *run.Spec(f.loader).source;
+  if (source.columns.empty()) return std::nullopt;
+  std::string columns;
+  for (const auto& c : source.columns) columns += (columns.empty() ? "" : ", ") + core::QuoteIdent(c.name) + " " + c.pg_type;
+  std::optional<ProjectionShape> shape;
+  bool computable = false;
+  InSubtransaction([&] {
+    SpiExec(std::string("CREATE TEMP TABLE ") + kShapePlaceholder + " (" + columns + ")");
+    shape = ProjectionOf(sql);
+    int i = 0;
+    if (shape)
+      for (const auto& c : shape->projection.columns)
+        if (c.column.empty() && !c.from_star)
+          SpiExec(std::string("ALTER TABLE ") + kShapePlaceholder + " ADD COLUMN pgp_check_" + std::to_string(i++) +
+                  " " + c.type + " GENERATED ALWAYS AS (" + c.expression + ") STORED");
+    computable = shape.has_value();
+    throw Error("00000", "the shape's table is only for the check");  // (rolled back)
+  });
+  if (!computable) return std::nullopt;
+  return ChainShape{shape->condition, shape->projection};
 }
 
 // The structure, apart from the transformer's SQL: who reads whom, types, keys that fusion
@@ -97,6 +129,7 @@ struct FusedAttempt {
   LoadResult loaded;
   AttemptResult tres, eres;
   bool replaced = false;
+  bool projected = false;  // the transformer's columns were made by the load (projection.hpp)
 };
 
 // Judges the loader's row_count tests on the rows COPY read (kept and filtered out).
@@ -111,13 +144,18 @@ void JudgeLoaderTests(const BlockSpec& l, const LoadResult& loaded) {
   }
 }
 
-// The chain's condition, or the error saying it lost the shape fusion needs.
-std::string ConditionOrFail(Run& run, const Fusion& f) {
-  std::optional<std::string> condition = Condition(run, f);
-  if (!condition)
-    throw Error(core::sqlstate::kInternalError, "the filter of block \"" + f.transformer +
+// The chain's shape, or the error saying it lost the shape fusion needs.
+ChainShape ShapeOrFail(Run& run, const Fusion& f) {
+  std::optional<ChainShape> shape = Shape(run, f);
+  if (!shape)
+    throw Error(core::sqlstate::kInternalError, "the sql of block \"" + f.transformer +
                                                     "\" no longer has the shape fusion needs");
-  return *condition;
+  return *shape;
+}
+
+// Makes the loaded table what the transformer's SQL says (a projection's renames and the like).
+void FinishTable(const LoadResult& loaded) {
+  for (const auto& statement : loaded.finish) SpiExec(statement);
 }
 
 // One attempt as one COPY with the condition as its WHERE straight into the exporter's new
@@ -127,16 +165,19 @@ void AttemptOneCopy(Run& run, const Fusion& f, FusedAttempt& a) {
   InTransaction([&] {
     Publication p = BeginPublish(*run.Spec(f.exporter).target);
     a.phase = f.transformer;
-    std::string condition = ConditionOrFail(run, f);
+    ChainShape shape = ShapeOrFail(run, f);
     a.phase = f.loader;
     LoadRequest request;
     request.source = *l.source;
     request.source.url = Render(run, l, l.source->url, "url of block \"" + l.name + "\"");
     request.target = p.fresh.empty() ? p.target : p.fresh;
     request.create = request.must_be_new = true;
-    request.where = condition;
+    request.where = shape.condition;
+    request.projection = shape.projection;
+    a.projected = !shape.projection.columns.empty();
     a.loaded = LoadCsv(request);
     a.load_done = true;
+    FinishTable(a.loaded);
     JudgeLoaderTests(l, a.loaded);
     a.phase = f.transformer;
     RunTests(run, run.Spec(f.transformer), request.target, true, a.tres);
@@ -163,7 +204,10 @@ void AttemptSplit(Run& run, const Fusion& f, int workers, FusedAttempt& a) {
   InTransaction([&] {
     CheckPublishable(target);
     a.phase = f.transformer;
-    request.load.where = ConditionOrFail(run, f);
+    ChainShape shape = ShapeOrFail(run, f);
+    request.load.where = shape.condition;
+    request.load.projection = shape.projection;
+    a.projected = !shape.projection.columns.empty();
     a.phase = f.loader;
     DropLeftoverStaging(run.id, f.loader);
     staged = NewStagingName(run, f.loader);
@@ -183,6 +227,7 @@ void AttemptSplit(Run& run, const Fusion& f, int workers, FusedAttempt& a) {
       a.phase = f.exporter;
       Publication p = BeginPublish(target);
       a.phase = f.loader;
+      FinishTable(a.loaded);
       JudgeLoaderTests(l, a.loaded);
       a.phase = f.transformer;
       RunTests(run, run.Spec(f.transformer), staged, true, a.tres);
@@ -204,14 +249,27 @@ void AttemptSplit(Run& run, const Fusion& f, int workers, FusedAttempt& a) {
   }
 }
 
+// Whether COPY failed evaluating a row it had read (its context names the line but no column):
+// the transformer's WHERE or a computed column, not the file; a row COPY could not split into
+// its columns, or bytes not in the file's encoding, are the file's.
+bool IsRowEvaluationError(const Error& e) {
+  const std::string& s = e.sqlstate();
+  if (s.rfind("22", 0) != 0 || s == "22P04" || s == "22021" || s == "22P05") return false;
+  const std::string& context = e.context();
+  size_t at = context.find("COPY ");
+  if (at == std::string::npos) return false;
+  std::string line = context.substr(at, context.find('\n', at) - at);
+  return line.find(", line ") != std::string::npos && line.find(", column ") == std::string::npos;
+}
+
 }  // namespace
 
 std::optional<Fusion> FindFusion(Run& run, const std::string& name) {
   std::optional<Fusion> f = Chain(run, name);
   if (!f) return std::nullopt;
-  std::optional<std::string> condition;
-  InTransaction([&] { condition = Condition(run, *f); });
-  if (!condition) return std::nullopt;
+  std::optional<ChainShape> shape;
+  InTransaction([&] { shape = Shape(run, *f); });
+  if (!shape) return std::nullopt;
   return f;
 }
 
@@ -237,6 +295,7 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
     }
     std::string& phase = a.phase;
     const bool load_done = a.load_done, filter_done = a.filter_done, replaced = a.replaced;
+    const char* shaped = a.projected ? "shaped (columns and filter)" : "filtered";
     const LoadResult& loaded = a.loaded;
     const AttemptResult &tres = a.tres, &eres = a.eres;
     if (!error) {
@@ -257,17 +316,17 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
         EndAttempt(run.id, f.loader, attempt, "succeeded");
         char line[512];
         std::snprintf(line, sizeof line,
-                      "loaded %lld rows in %.2f s (%.1f MB downloaded, %.1f MB of CSV), filtered by \"%s\" "
+                      "loaded %lld rows in %.2f s (%.1f MB downloaded, %.1f MB of CSV), %s by \"%s\" "
                       "and written straight into %s's table: one COPY for %s, %s and %s",
                       static_cast<long long>(rows_read), loaded.seconds, loaded.bytes_downloaded / 1e6,
-                      loaded.bytes_decompressed / 1e6, t.name.c_str(), e.name.c_str(), l.name.c_str(),
+                      loaded.bytes_decompressed / 1e6, shaped, t.name.c_str(), e.name.c_str(), l.name.c_str(),
                       t.name.c_str(), e.name.c_str());
         if (workers > 1)
           std::snprintf(line, sizeof line,
-                        "loaded %lld rows in %.2f s (%.1f MB downloaded, %.1f MB of CSV), filtered by \"%s\" "
+                        "loaded %lld rows in %.2f s (%.1f MB downloaded, %.1f MB of CSV), %s by \"%s\" "
                         "and written straight into %s's new table, %s: one load for %s, %s and %s",
                         static_cast<long long>(rows_read), loaded.seconds, loaded.bytes_downloaded / 1e6,
-                        loaded.bytes_decompressed / 1e6, t.name.c_str(), e.name.c_str(),
+                        loaded.bytes_decompressed / 1e6, shaped, t.name.c_str(), e.name.c_str(),
                         SplitNote(loaded, workers).c_str(), l.name.c_str(), t.name.c_str(), e.name.c_str());
         if (!not_split.empty()) WriteLog(run.id, f.loader, {"info", not_split});
         WriteLog(run.id, f.loader, {"info", line});
@@ -284,7 +343,7 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
       run.blocks.at(f.transformer).rows_out = run.blocks.at(f.exporter).rows_out = rows_kept;
       return true;
     }
-    if (phase == f.loader && IsFilterError(*error)) phase = f.transformer;
+    if (phase == f.loader && (IsFilterError(*error) || IsRowEvaluationError(*error))) phase = f.transformer;
     const bool stopped = StopRequested();
     std::string note = phase == f.loader ? WhyNotRetried(*error, l.retry, attempt) : "not retried: only the loader's part is retried";
     bool retry = note.empty() && attempt <= l.retry.retries;
