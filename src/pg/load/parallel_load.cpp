@@ -187,16 +187,18 @@ class LocalFeed : public ChunkFeed {
   core::CsvChunk current_;
 };
 
-// A chunk on its way into one worker's queue.
+// A chunk on its way into one worker's queue (the header must stay put until it is all in).
 struct InFlight {
   core::CsvChunk chunk;
   ChunkHeader header;
 };
 
+// The leader of one split load: its relation, its shared memory, its workers.
 class Leader {
  public:
   explicit Leader(const ParallelLoadRequest& request) : r_(request) {}
 
+  // The whole load (parallel_load.hpp); throws its error after cleaning up.
   LoadResult Run();
 
  private:
