@@ -241,7 +241,11 @@ void LauncherLoop() {
       ProcessConfigFile(PGC_SIGHUP);
       return true;
     });
-    if (reloaded) last_prune = std::chrono::steady_clock::now() - std::chrono::hours(1);  // new retention: prune now
+    if (reloaded) {
+      last_prune = std::chrono::steady_clock::now() - std::chrono::hours(1);  // new retention: prune now
+      // (what it works with from now on; bench/backfill_bench.sh waits for this line)
+      Log("configuration reloaded: pipeline.max_workers = " + std::to_string(guc.max_workers));
+    }
     try {
       Reap(launched);
       if (ExtensionInstalled()) {
