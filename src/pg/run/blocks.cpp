@@ -130,7 +130,13 @@ AttemptResult LoadInParallel(Run& run, const std::string& name, int workers) {
   request.record = [&](unsigned int) { state.relid = RecordStaging(run, name, state.relation, 'r'); };
   request.drop = [](unsigned int relid) { DropStagingRelation(relid); };
   state.relid = 0;
-  LoadResult loaded = LoadCsvParallel(request);
+  LoadResult loaded;
+  try {
+    loaded = LoadCsvParallel(request);
+  } catch (...) {
+    state.relid = 0;  // (it dropped the relation it had recorded)
+    throw;
+  }
   result.rows_out = static_cast<int64_t>(loaded.rows);
   result.bytes = loaded.bytes_downloaded;
   char line[512];
