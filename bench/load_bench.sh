@@ -7,7 +7,8 @@
 #   load_csv_plain pipeline.load_csv of the plain .csv from the local HTTP server
 # Prints the median wall time of ROUNDS runs, rows per second and each ratio to copy_local; then
 # the backend's peak private memory (RssAnon, sampled every 20 ms) loading the month and a
-# month ten times as long, to show memory stays flat as the file grows.
+# month ten times as long, to show memory stays flat as the file grows. On the benchmarks' own
+# cluster (Postgres's default durability, shared_buffers 1GB; the settings are printed).
 # Usage (as root): bench/load_bench.sh [ROUNDS=3] ; BENCH_SKIP_10X=1 skips the 10x file.
 set -euo pipefail
 source "$(dirname "$0")/../scripts/lib.sh"
@@ -15,12 +16,13 @@ source "$(dirname "$0")/common.sh"
 need_root
 rounds=${1:-3}
 build_and_install >/dev/null
-cluster_start
+bench_cluster_start
 trap 'http_stop; cluster_stop' EXIT
 [ -n "${BENCH_SKIP_10X:-}" ] || WITH_10X=1
 bench_prepare_data
 psql_q -d postgres -c "CREATE EXTENSION IF NOT EXISTS pg_pipeline" >/dev/null
 bench_create_taxi_table bench_trips
+bench_print_settings
 
 declare -A sql
 sql[copy_local]="COPY bench_trips FROM '$BENCH_DATA/month.csv' (FORMAT csv, HEADER true)"

@@ -371,6 +371,21 @@ CREATE POLICY read_schedules ON pipeline.schedules FOR SELECT USING (pg_has_role
 CREATE POLICY read_staging_schemas ON pipeline.staging_schemas FOR SELECT USING (pg_has_role(role, 'USAGE'));
 CREATE POLICY read_staging ON pipeline.staging FOR SELECT USING (pg_has_role(owner, 'USAGE'));
 
+-- (a load split across workers: its workers' COPY rows carry the leader's pid in param13, and
+-- their rows add up under it; the leader's own row has the bytes)
+CREATE OR REPLACE VIEW pipeline.progress WITH (security_invoker = true) AS
+SELECT r.run_id, p.project, p.name AS pipeline, b.block_name, b.block_type, b.attempt,
+       clock_timestamp() - b.started_at AS elapsed,
+       (SELECT sum(w.param3)::bigint FROM pg_stat_get_progress_info('COPY') AS w
+         WHERE w.pid = b.worker_pid OR w.param13 = b.worker_pid) AS rows_loaded,
+       c.param11 AS bytes_downloaded, c.param1 AS bytes_processed,
+       r.worker_pid
+  FROM pipeline.runs r
+  JOIN pipeline.pipelines p USING (pipeline_id)
+  JOIN pipeline.block_runs b ON b.run_id = r.run_id AND b.status = 'running'
+  LEFT JOIN pg_stat_get_progress_info('COPY') AS c ON c.pid = b.worker_pid
+ WHERE r.status = 'running';
+
 REVOKE ALL ON ALL TABLES IN SCHEMA pipeline FROM PUBLIC, pipeline_user;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA pipeline FROM PUBLIC, pipeline_user;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pipeline FROM PUBLIC, pipeline_user;

@@ -355,10 +355,14 @@ SELECT l.backfill_id, p.name AS pipeline, min(l.interval_start) AS start, max(l.
  GROUP BY l.backfill_id, p.name;
 COMMENT ON VIEW pipeline.backfills IS 'backfills and their progress: intervals done, failed, remaining';
 
+-- (a load split across workers: its workers' COPY rows carry the leader's pid in param13, and
+-- their rows add up under it; the leader's own row has the bytes)
 CREATE VIEW pipeline.progress WITH (security_invoker = true) AS
 SELECT r.run_id, p.project, p.name AS pipeline, b.block_name, b.block_type, b.attempt,
        clock_timestamp() - b.started_at AS elapsed,
-       c.param3 AS rows_loaded, c.param11 AS bytes_downloaded, c.param1 AS bytes_processed,
+       (SELECT sum(w.param3)::bigint FROM pg_stat_get_progress_info('COPY') AS w
+         WHERE w.pid = b.worker_pid OR w.param13 = b.worker_pid) AS rows_loaded,
+       c.param11 AS bytes_downloaded, c.param1 AS bytes_processed,
        r.worker_pid
   FROM pipeline.runs r
   JOIN pipeline.pipelines p USING (pipeline_id)

@@ -257,7 +257,7 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block, const s
   if (block.empty()) {
     keys.insert(keys.end(), {"create", "retries", "retry_delay"});
   } else {
-    keys.insert(keys.end(), {"url", "urls"});
+    keys.insert(keys.end(), {"url", "urls", "parallel"});  // (parallel ingest: blocks only)
   }
   MapReader r(node, block.empty() ? "load_csv options" : "source of block \"" + block + "\"",
               keys, {}, nullptr);
@@ -298,6 +298,11 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block, const s
   s.timeout_s = r.Seconds("timeout", 0);
   s.max_bytes = r.Int("max_bytes", 0);
   s.max_decompressed_bytes = r.Int("max_decompressed_bytes", 0);
+  if (!block.empty()) s.parallel = static_cast<int>(r.Int("parallel", 0, 1));  // (parallel ingest)
+  if (s.parallel > kMaxLoadWorkers)
+    Fail(sqlstate::kInvalidParameterValue,
+         "parallel of block \"" + block + "\" must be at most " + std::to_string(kMaxLoadWorkers),
+         r.Get("parallel"));
   if (s.delimiter.size() != 1)
     Fail(sqlstate::kInvalidParameterValue,
          "delimiter of block \"" + block + "\" must be a single one-byte character",

@@ -56,6 +56,9 @@ struct ColumnSpec {
   Position where;
 };
 
+// Most load workers one load may be split across (a block's `parallel`, pipeline.load_workers).
+inline constexpr int kMaxLoadWorkers = 32;
+
 // Where a data_loader gets its bytes and how to read them.
 struct SourceSpec {
   std::string url;
@@ -83,6 +86,7 @@ struct SourceSpec {
   bool create = false;  // load_csv: create the target from the columns when it is missing
   int retries = 0;           // load_csv: attempts after the first, for transient failures
   double retry_delay_s = 0;  // load_csv: wait before each retry (a server's Retry-After may be longer)
+  int parallel = 0;     // load workers a block's load is split across; 0 = pipeline.load_workers
   Position where;
   TextPosition url_at;
 };

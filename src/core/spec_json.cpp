@@ -72,6 +72,7 @@ std::string SourceJson(const SourceSpec& s) {
   if (!s.urls.empty()) o.List("urls", s.urls);
   if (!s.optional_columns.empty()) o.List("optional_columns", s.optional_columns);
   if (!s.na_values.empty()) o.List("na_values", s.na_values);
+  if (s.parallel > 0) o.Num("parallel", s.parallel);  // (parallel ingest: only when set)
   return o.Done();
 }
 

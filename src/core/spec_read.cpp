@@ -96,6 +96,7 @@ SourceSpec ReadSource(const Obj& o, const std::string& where) {
   s.urls = o.List("urls");
   s.optional_columns = o.List("optional_columns");
   s.na_values = o.List("na_values");
+  s.parallel = static_cast<int>(o.Num("parallel"));  // (parallel ingest; absent: 0, the GUC's)
   return s;
 }
 

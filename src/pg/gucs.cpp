@@ -7,11 +7,12 @@ extern "C" {
 
 #include <climits>
 
+#include "core/spec.hpp"
 #include "pg/gucs.hpp"
 
 namespace pgpipe::pg {
 
-GucValues guc = {10000, 1, 30, 5, 0, 10240, nullptr, 86400, nullptr, 2, 30 * 86400, 5000, 2, true, 3, 1024};
+GucValues guc = {10000, 1, 30, 5, 0, 10240, nullptr, 86400, nullptr, 2, 30 * 86400, 5000, 2, true, 3, 1024, 1, 1024};
 
 core::YamlLimits PipelineYamlLimits() {
   core::YamlLimits limits;
@@ -83,6 +84,15 @@ void DefineGucs() {
                           "Largest pipeline file (or load_csv options) that is parsed; what its "
                           "anchors and aliases may expand to is capped in proportion.",
                           nullptr, &guc.max_pipeline_size_kb, 1024, 1, INT_MAX / 1024, PGC_SUSET, GUC_UNIT_KB,
+                          nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("pipeline.load_workers",
+                          "Load workers a data_loader's load is split across when its source does "
+                          "not say (parallel); 1 loads with one COPY.",
+                          nullptr, &guc.load_workers, 1, 1, core::kMaxLoadWorkers, PGC_SUSET, 0,
+                          nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("pipeline.load_chunk_size",
+                          "CSV bytes a load split across workers hands one worker at a time.",
+                          nullptr, &guc.load_chunk_kb, 1024, 8, 64 * 1024, PGC_SUSET, GUC_UNIT_KB,
                           nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("pipeline");
 }

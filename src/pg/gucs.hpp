@@ -26,6 +26,8 @@ struct GucValues {
   bool fuse_blocks;            // run loader -> filter -> replace chains as one COPY
   int max_recoveries;          // re-queues of a run whose worker died, before it fails
   int max_pipeline_size_kb;    // largest pipeline file (and load_csv options) register reads
+  int load_workers;            // load workers a loader's load is split across by default
+  int load_chunk_kb;           // bytes of CSV (kB) a split load hands a worker at a time
 };
 extern GucValues guc;
 

@@ -8,12 +8,18 @@ extern "C" {
 
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
+#include "optimizer/optimizer.h"
+#include "parser/analyze.h"
 #include "parser/gramparse.h"
 #include "parser/parser.h"
 #include "parser/scanner.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
 }
 
 #include <cstring>
+#include <set>
 
 #include "core/template.hpp"
 #include "pg/boundary.hpp"
@@ -118,7 +124,130 @@ std::optional<std::string> ConditionOf(const std::string& sql, Target target) {
   return sql.substr(found.from, found.to - found.from);
 }
 
+// One output column as the parse analysis found it (palloc'd strings: made under the guard).
+struct RawColumn {
+  const char* name;
+  const char* column;      // nullptr for a computed column
+  bool from_star;
+  const char* expression;  // a computed column's, deparsed
+  const char* type;
+};
+struct RawProjection {
+  bool ok;
+  int count;
+  RawColumn* columns;
+  const char* condition;  // nullptr: no WHERE
+};
+
+// True for a target "*" (or "x.*").
+bool IsStarTarget(ResTarget* t) {
+  if (!IsA(t->val, ColumnRef)) return false;
+  return IsA(llast(castNode(ColumnRef, t->val)->fields), A_Star);
+}
+
+// Whether a computed column's expression can be a stored generated column that reproduces it:
+// immutable, over ordinary columns only, of its type's own collation.
+bool Computable(Node* e) {
+  if (contain_mutable_functions(e)) return false;
+  ListCell* lc;
+  foreach (lc, pull_var_clause(e, 0))
+    if (castNode(Var, lfirst(lc))->varattno <= 0) return false;
+  Oid collation = exprCollation(e);
+  return !OidIsValid(collation) || collation == get_typcollation(exprType(e));
+}
+
+// The parse analysis of a projection (see ProjectionOf); may ereport (a syntax error).
+RawProjection AnalyzeProjection(const char* text) {
+  RawProjection no = {false, 0, nullptr, nullptr};
+  List* parsed = raw_parser(text, RAW_PARSE_DEFAULT);
+  if (list_length(parsed) != 1) return no;
+  RawStmt* raw = castNode(RawStmt, linitial(parsed));
+  if (!IsA(raw->stmt, SelectStmt)) return no;
+  SelectStmt* s = castNode(SelectStmt, raw->stmt);
+  if (s->op != SETOP_NONE || s->distinctClause != NIL || s->intoClause != nullptr || s->groupClause != NIL ||
+      s->havingClause != nullptr || s->windowClause != NIL || s->valuesLists != NIL || s->sortClause != NIL ||
+      s->limitOffset != nullptr || s->limitCount != nullptr || s->lockingClause != NIL || s->withClause != nullptr ||
+      list_length(s->fromClause) != 1 || !IsA(linitial(s->fromClause), RangeVar))
+    return no;
+  RangeVar* from = castNode(RangeVar, linitial(s->fromClause));
+  if (from->catalogname || from->schemaname || from->alias || !from->inh || strcmp(from->relname, kShapePlaceholder) != 0)
+    return no;
+  Query* q = parse_analyze_fixedparams(raw, text, nullptr, 0, nullptr);
+  if (q->commandType != CMD_SELECT || q->hasAggs || q->hasWindowFuncs || q->hasTargetSRFs || q->hasSubLinks ||
+      q->hasDistinctOn || q->hasRecursive || q->hasModifyingCTE || q->hasForUpdate || q->cteList != NIL ||
+      list_length(q->rtable) != 1 || q->groupClause != NIL || q->groupingSets != NIL || q->havingQual != nullptr ||
+      q->windowClause != NIL || q->distinctClause != NIL || q->sortClause != NIL || q->limitOffset != nullptr ||
+      q->limitCount != nullptr || q->rowMarks != NIL || q->setOperations != nullptr)
+    return no;
+  RangeTblEntry* rte = castNode(RangeTblEntry, linitial(q->rtable));
+  if (rte->rtekind != RTE_RELATION) return no;
+  const Oid relid = rte->relid;
+  // Which analyzed entries stand for a "*": as many as the placeholder has columns.
+  int width = 0;
+  for (int attno = 1;; ++attno) {
+    char* att = get_attname(relid, static_cast<AttrNumber>(attno), true);
+    if (att == nullptr) break;
+    ++width;
+  }
+  int n = list_length(q->targetList);
+  bool* starred = static_cast<bool*>(palloc0(sizeof(bool) * (n + 1)));
+  int at = 0;
+  ListCell* lc;
+  foreach (lc, s->targetList) {
+    bool star = IsStarTarget(castNode(ResTarget, lfirst(lc)));
+    for (int k = 0; k < (star ? width : 1) && at < n; ++k) starred[at++] = star;
+  }
+  List* context = deparse_context_for(kShapePlaceholder, relid);
+  RawProjection out = {true, 0, static_cast<RawColumn*>(palloc0(sizeof(RawColumn) * (n + 1))), nullptr};
+  Bitmapset* used = nullptr;
+  int i = 0;
+  foreach (lc, q->targetList) {
+    TargetEntry* te = castNode(TargetEntry, lfirst(lc));
+    bool star = starred[i++];
+    if (te->resjunk) continue;
+    RawColumn& c = out.columns[out.count++];
+    c.name = te->resname ? pstrdup(te->resname) : pstrdup("?column?");
+    c.from_star = star;
+    Node* e = reinterpret_cast<Node*>(te->expr);
+    if (IsA(e, Var) && castNode(Var, e)->varattno > 0 && castNode(Var, e)->varlevelsup == 0 &&
+        !bms_is_member(castNode(Var, e)->varattno, used)) {
+      used = bms_add_member(used, castNode(Var, e)->varattno);
+      c.column = get_attname(relid, castNode(Var, e)->varattno, false);
+      continue;
+    }
+    if (star || !Computable(e)) return no;
+    c.expression = deparse_expression(e, context, false, false);
+    c.type = format_type_with_typemod(exprType(e), exprTypmod(e));
+  }
+  if (q->jointree->quals != nullptr) out.condition = deparse_expression(q->jointree->quals, context, false, false);
+  return out;
+}
+
 }  // namespace
+
+std::optional<ProjectionShape> ProjectionOf(const std::string& sql) {
+  RawProjection raw = {false, 0, nullptr, nullptr};
+  auto error = InSubtransaction([&] {
+    const char* text = sql.c_str();
+    raw = PgCall([text] { return AnalyzeProjection(text); });
+  });
+  if (error || !raw.ok || raw.count == 0) return std::nullopt;
+  ProjectionShape shape;
+  std::set<std::string> names;
+  for (int i = 0; i < raw.count; ++i) {
+    const RawColumn& r = raw.columns[i];
+    ProjectedColumn c;
+    c.name = r.name;
+    c.column = r.column ? r.column : "";
+    c.from_star = r.from_star;
+    c.expression = r.expression ? r.expression : "";
+    c.type = r.type ? r.type : "";
+    if (!names.insert(c.name).second) return std::nullopt;  // (the unfused CTAS refuses it)
+    shape.projection.columns.push_back(std::move(c));
+  }
+  shape.condition = raw.condition ? raw.condition : "";
+  return shape;
+}
 
 std::optional<std::string> FilterCondition(const std::string& sql) { return ConditionOf(sql, Target::kStar); }
 

@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 
+#include "pg/load/projection.hpp"
+
 namespace pgpipe::pg {
 
 // The relation name that stands for {{ upstream }} / {{ self }} while a shape is checked.
@@ -22,6 +24,22 @@ std::optional<std::string> FilterCondition(const std::string& sql);
 // The condition text of `sql` when it is "SELECT count(*) = 0 FROM kShapePlaceholder WHERE
 // <condition>".
 std::optional<std::string> CountZeroCondition(const std::string& sql);
+
+// A transformer a load can produce itself (projection fusion): its output columns and its
+// filter ("" none), deparsed by Postgres over the placeholder's columns.
+struct ProjectionShape {
+  Projection projection;
+  std::string condition;
+};
+
+// The projection of `sql` when it is "SELECT <items> FROM kShapePlaceholder [WHERE <condition>]"
+// whose items are columns of the placeholder (renamed or not, "*" too) and immutable
+// expressions over them (of their type's own collation, no whole-row or system column), and
+// nothing else: no aggregate, window, set-returning function, subquery, DISTINCT, GROUP BY,
+// HAVING, ORDER BY, LIMIT, OFFSET, locking clause, CTE, set operation or alias, and no two
+// output columns of one name. Needs a transaction and the placeholder relation, with the
+// loader's declared columns, for Postgres's parse analysis (run in a subtransaction).
+std::optional<ProjectionShape> ProjectionOf(const std::string& sql);
 
 // `text` (a template) with {{ name }} replaced by kShapePlaceholder, or nullopt when it holds any
 // other {{ }} placeholder (the shape of the rendered text is then not known yet).

@@ -47,6 +47,7 @@ blocks:
       connect_timeout: 5s
       timeout: 10m
       max_bytes: 1000
+      parallel: 3
     tests:
       - {row_count: {min: 1, max: 9}, name: some rows}
       - {not_null: [a], message: "a is set"}
@@ -76,6 +77,15 @@ TEST(SpecRead, EveryKeyRoundTrips) {
   EXPECT_EQ(read.blocks[5].target->if_exists, "upsert");
   EXPECT_EQ(read.blocks[5].target->unique_key, std::vector<std::string>{"a"});
   EXPECT_EQ(read.blocks[5].target->on_conflict, "nothing");
+}
+
+TEST(SpecRead, ParallelIsStoredOnlyWhenSet) {
+  PipelineSpec spec = ParsePipelineYaml(kEveryKey);
+  EXPECT_EQ(SpecFromJson(SpecToJson(spec)).blocks[1].source->parallel, 3);
+  spec.blocks[1].source->parallel = 0;  // (unset: the GUC pipeline.load_workers decides)
+  std::string json = SpecToJson(spec);
+  EXPECT_EQ(json.find("\"parallel\""), std::string::npos);
+  EXPECT_EQ(SpecFromJson(json).blocks[1].source->parallel, 0);
 }
 
 TEST(SpecRead, TheTaxiExampleRoundTrips) {

@@ -12,6 +12,10 @@
 //      CHECK_FOR_INTERRUPTS, so cancel and statement_timeout stop a stalled transfer at once.
 // The callback has no user-data argument in PG15: the active stream is file-static, set only
 // while CopyFrom runs and cleared on every exit.
+//
+// Steps 2 and 3 are shared with a load split across workers (copy_into.hpp): ReadHeader,
+// PrepareTarget, and CopyFromCallback, the one function that runs COPY FROM a callback into a
+// relation; each part of a split load runs it with its own callback (chunk_copy.cpp).
 extern "C" {
 #include "postgres.h"
 
@@ -54,6 +58,7 @@ extern "C" {
 #include "core/url.hpp"
 #include "pg/boundary.hpp"
 #include "pg/load/copy_bridge.hpp"
+#include "pg/load/copy_into.hpp"
 #include "pg/gucs.hpp"
 #include "pg/spi.hpp"
 
@@ -61,10 +66,6 @@ namespace pgpipe::pg {
 
 using core::Error;
 namespace sqlstate = core::sqlstate;
-
-// pg_stat_progress_copy parameter slots COPY leaves unused, where loads publish download bytes.
-constexpr int kProgressBytesDownloaded = 10;
-constexpr int kProgressDownloadSize = 11;
 
 namespace {
 
@@ -92,18 +93,6 @@ void StopOpenSourceAtExit(int, Datum) {
     source->Stop();  // noexcept in practice: cancels, joins; the thread never calls Postgres
   }
 }
-
-// Makes `source` the open one until the guard goes (the load ended, by any way but exit).
-struct OpenSourceGuard {
-  explicit OpenSourceGuard(core::HttpSource* source) {
-    if (!g_exit_callback_registered) {
-      PgCall([] { before_shmem_exit(StopOpenSourceAtExit, 0); });
-      g_exit_callback_registered = true;
-    }
-    g_open_source = source;
-  }
-  ~OpenSourceGuard() { g_open_source = nullptr; }
-};
 
 // Sleeps until the source has bytes or an error, the latch is set, or a second passes; serves
 // interrupts (cancel, statement_timeout, termination). May longjmp: callers hold no C++ object.
@@ -225,19 +214,84 @@ std::string QuoteIdent(const std::string& name) {
   return PgCall([n] { return quote_identifier(n); });
 }
 
-// Creates the target with the file's columns, typed as declared (text otherwise).
+// Creates the target with the file's columns, typed as declared (text otherwise), or with
+// `columns_sql` as its column definitions when given.
 void CreateTarget(const std::string& target, const std::vector<std::string>& columns,
-                  const core::SourceSpec& source, bool unlogged) {
+                  const core::SourceSpec& source, bool unlogged, const std::string& options,
+                  const std::string& columns_sql = {}) {
   std::string sql = std::string("CREATE ") + (unlogged ? "UNLOGGED " : "") + "TABLE " + target + " (";
-  for (size_t i = 0; i < columns.size(); ++i) {
+  for (size_t i = 0; i < columns.size() && columns_sql.empty(); ++i) {
     std::string type = "text";
     for (const auto& c : source.columns)
       if (c.name == columns[i]) type = c.pg_type;
     sql += (i ? ", " : "") + QuoteIdent(columns[i]) + " " + type;
   }
+  sql += columns_sql + ")";
+  if (!options.empty()) sql += " WITH (" + options + ")";
   SpiSession spi;
-  SpiExec(sql + ")");
+  SpiExec(sql);
   spi.Finish();
+}
+
+// A projection's table (projection.hpp) while it loads: its column definitions (the output's
+// columns in order, a "*" standing for every column of the file, computed columns as stored
+// generated columns named pgp_computed_<i>; then the file's columns the output does not
+// select), and the statements that finish it after the load: computed columns made plain, the
+// unselected columns dropped, every column renamed to its output name (through a temporary name,
+// so that names may trade places).
+std::string ProjectedColumns(const std::string& target, const std::vector<std::string>& file,
+                             const core::SourceSpec& source, const Projection& projection,
+                             std::vector<std::string>* finish) {
+  auto type_of = [&](const std::string& column) {
+    for (const auto& c : source.columns)
+      if (c.name == column) return c.pg_type;
+    return std::string("text");
+  };
+  std::vector<std::pair<std::string, std::string>> renames;  // (name while loading, output name)
+  std::vector<std::string> computed;
+  std::vector<bool> used(file.size(), false);
+  std::string sql;
+  auto add = [&](const std::string& definition) { sql += (sql.empty() ? "" : ", ") + definition; };
+  auto add_file_column = [&](size_t i, const std::string& output) {
+    used[i] = true;
+    add(QuoteIdent(file[i]) + " " + type_of(file[i]));
+    if (output != file[i]) renames.emplace_back(file[i], output);
+  };
+  bool in_star = false;
+  for (const auto& c : projection.columns) {
+    if (c.from_star) {
+      if (!in_star)
+        for (size_t i = 0; i < file.size(); ++i) add_file_column(i, file[i]);
+      in_star = true;
+      continue;
+    }
+    in_star = false;
+    if (!c.column.empty()) {
+      size_t i = 0;
+      while (i < file.size() && file[i] != c.column) ++i;
+      if (i == file.size())
+        throw Error("42703", "column \"" + c.column + "\" does not exist", "The file has no such column.");
+      if (used[i]) throw Error(sqlstate::kInternalError, "column \"" + c.column + "\" selected twice as a file column");
+      add_file_column(i, c.name);
+      continue;
+    }
+    std::string name = "pgp_computed_" + std::to_string(computed.size());
+    computed.push_back(name);
+    add(name + " " + c.type + " GENERATED ALWAYS AS (" + c.expression + ") STORED");
+    renames.emplace_back(name, c.name);
+  }
+  for (size_t i = 0; i < file.size(); ++i)
+    if (!used[i]) add(QuoteIdent(file[i]) + " " + type_of(file[i]));
+  for (const auto& name : computed) finish->push_back("ALTER TABLE " + target + " ALTER COLUMN " + name + " DROP EXPRESSION");
+  for (size_t i = 0; i < file.size(); ++i)
+    if (!used[i]) finish->push_back("ALTER TABLE " + target + " DROP COLUMN " + QuoteIdent(file[i]));
+  for (size_t i = 0; i < renames.size(); ++i)
+    finish->push_back("ALTER TABLE " + target + " RENAME COLUMN " + QuoteIdent(renames[i].first) +
+                      " TO pgp_rename_" + std::to_string(i));
+  for (size_t i = 0; i < renames.size(); ++i)
+    finish->push_back("ALTER TABLE " + target + " RENAME COLUMN pgp_rename_" + std::to_string(i) + " TO " +
+                      QuoteIdent(renames[i].second));
+  return sql;
 }
 
 // The target's insertable columns (not dropped, not generated), in table order.
@@ -310,6 +364,81 @@ List* CopyOptions(const char* header, const core::SourceSpec* s) {
 
 }  // namespace
 
+CopyCounts CopyFromCallback(Relation rel, const CopySpec& spec, copy_data_source_cb callback,
+                            void (*began)(CopyFromState)) {
+  List* attnames = NIL;
+  for (const auto& name : *spec.columns) attnames = lappend(attnames, makeString(pstrdup(name.c_str())));
+  ParseState* pstate = make_parsestate(nullptr);
+  ParseNamespaceItem* nsitem =
+      addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, nullptr, false, false);
+  CheckCopyAllowed(pstate, rel, attnames);
+  Node* where = spec.where ? TransformWhere(pstate, nsitem, spec.where) : nullptr;
+  CopyFromState cstate = BeginCopyFrom(pstate, rel, where, nullptr, false, callback, attnames,
+                                       CopyOptions(spec.header ? "true" : "false", spec.source));
+  if (began != nullptr) began(cstate);
+  CopyCounts counts;
+  counts.rows = CopyFrom(cstate);
+  counts.excluded = MyBEEntry ? MyBEEntry->st_progress_param[PROGRESS_COPY_TUPLES_EXCLUDED] : 0;
+  EndCopyFrom(cstate);
+  free_parsestate(pstate);
+  return counts;
+}
+
+std::string ReadHeader(core::HttpSource& source, const core::SourceSpec& spec,
+                       std::vector<std::string>* columns) {
+  std::string prefix = ReadHeaderBytes(source);
+  if (prefix.empty()) throw Error(sqlstate::kBadCopyFileFormat, "the file is empty: it has no header line");
+  *columns = core::SplitCsvLine(HeaderLine(prefix), spec.delimiter[0], spec.quote[0]);
+  return prefix;
+}
+
+PreparedTarget PrepareTarget(const LoadRequest& request, const std::vector<std::string>& header) {
+  const core::SourceSpec& source = request.source;
+  std::vector<std::string> declared;
+  for (const auto& c : source.columns) declared.push_back(c.name);
+  PreparedTarget prepared;
+  prepared.relid = LookupTarget(request.target);
+  if (OidIsValid(prepared.relid) && request.must_be_new)
+    throw Error("42P07", "relation " + request.target + " already exists",
+                "A run's loader creates its relation new and never writes into one it did not create.");
+  if (!OidIsValid(prepared.relid)) {
+    if (!request.create)
+      throw Error(sqlstate::kUndefinedTable,
+                  "target table " + request.target + " does not exist", "",
+                  "Create it first, or pass create: true with the columns' types.");
+    const std::vector<std::string>& columns = source.header ? header : declared;
+    if (columns.empty())
+      throw Error(sqlstate::kInvalidParameterValue,
+                  "cannot create " + request.target + ": no header and no columns to take its columns from");
+    core::HeaderCheck check = core::CheckHeader(columns, columns, declared);
+    if (!check.ok())
+      throw Error(sqlstate::kBadCopyFileFormat, "the file's header does not match the declared columns",
+                  check.Detail());
+    std::string projected;
+    if (!request.projection.columns.empty())
+      projected = ProjectedColumns(request.target, columns, source, request.projection, &prepared.finish);
+    CreateTarget(request.target, columns, source, request.unlogged, request.options, projected);
+    prepared.relid = LookupTarget(request.target);
+    prepared.created = true;
+  }
+  const Oid relid = prepared.relid;
+  // (the lock taken here is the transaction's until it ends: COPY opens the table again)
+  Relation rel = PgCall([relid] { return table_open(relid, RowExclusiveLock); });
+  std::vector<std::string> target_columns = TargetColumns(rel);
+  PgCall([rel] { table_close(rel, NoLock); });
+  if (!source.header) {
+    prepared.columns = target_columns;
+    return prepared;
+  }
+  core::HeaderCheck check = core::CheckHeader(header, target_columns, declared);
+  if (!check.ok())
+    throw Error(sqlstate::kBadCopyFileFormat,
+                "the file's header does not match table " + request.target, check.Detail(),
+                "Make the columns of the file and of the table agree, or load into a new table.");
+  prepared.columns = check.columns;
+  return prepared;
+}
+
 core::FetchOptions FetchOptionsFor(const core::SourceSpec& source) {
   core::FetchOptions opts;
   opts.url = source.url;
@@ -337,6 +466,16 @@ core::FetchOptions FetchOptionsFor(const core::SourceSpec& source) {
   return opts;
 }
 
+OpenSourceGuard::OpenSourceGuard(core::HttpSource* source) {
+  if (!g_exit_callback_registered) {
+    PgCall([] { before_shmem_exit(StopOpenSourceAtExit, 0); });
+    g_exit_callback_registered = true;
+  }
+  g_open_source = source;
+}
+
+OpenSourceGuard::~OpenSourceGuard() { g_open_source = nullptr; }
+
 LoadResult LoadCsv(const LoadRequest& request) {
   const core::SourceSpec& source = request.source;
   const auto started = std::chrono::steady_clock::now();
@@ -359,81 +498,34 @@ LoadResult LoadCsv(const LoadRequest& request) {
     stream.Start();
     std::string prefix;
     std::vector<std::string> header;
-    if (source.header) {
-      prefix = ReadHeaderBytes(stream);
-      if (prefix.empty())
-        throw Error(sqlstate::kBadCopyFileFormat, "the file is empty: it has no header line");
-      header = core::SplitCsvLine(HeaderLine(prefix), source.delimiter[0], source.quote[0]);
-    }
-    std::vector<std::string> declared;
-    for (const auto& c : source.columns) declared.push_back(c.name);
-
-    Oid relid = LookupTarget(request.target);
-    if (OidIsValid(relid) && request.must_be_new)
-      throw Error("42P07", "relation " + request.target + " already exists",
-                  "A run's loader creates its relation new and never writes into one it did not create.");
-    if (!OidIsValid(relid)) {
-      if (!request.create)
-        throw Error(sqlstate::kUndefinedTable,
-                    "target table " + request.target + " does not exist", "",
-                    "Create it first, or pass create: true with the columns' types.");
-      const std::vector<std::string>& columns = source.header ? header : declared;
-      if (columns.empty())
-        throw Error(sqlstate::kInvalidParameterValue,
-                    "cannot create " + request.target + ": no header and no columns to take its columns from");
-      core::HeaderCheck check = core::CheckHeader(columns, columns, declared);
-      if (!check.ok())
-        throw Error(sqlstate::kBadCopyFileFormat, "the file's header does not match the declared columns",
-                    check.Detail());
-      CreateTarget(request.target, columns, source, request.unlogged);
-      relid = LookupTarget(request.target);
-      result.created = true;
-    }
+    if (source.header) prefix = ReadHeader(stream, source, &header);
+    PreparedTarget target = PrepareTarget(request, header);
+    result.created = target.created;
+    result.finish = target.finish;
 
     ActiveStream active = {&stream, prefix.data(), prefix.size(), 0, -1};
     struct ClearActive {
       ~ClearActive() { g_active = nullptr; }
     } clear_active;
-    // COPY reads the file's columns in header order; with no header, in table order.
-    const std::vector<std::string>* header_ptr = &header;
-    const core::SourceSpec* source_ptr = &source;
-    std::vector<std::string> target_columns;
+    // COPY reads the file's columns in header order (with no header, in table order); the
+    // header bytes already read are fed again, and COPY skips them itself.
+    CopySpec spec;
+    spec.source = &source;
+    spec.columns = &target.columns;
+    spec.where = request.where.empty() ? nullptr : request.where.c_str();
+    spec.header = source.header;
+    const Oid relid = target.relid;
+    g_active = &active;
     // Everything from opening the relation to closing it runs under one guard; the frames
     // below it (COPY, the callback) hold no C++ objects.
-    Relation rel = PgCall([&] { return table_open(relid, RowExclusiveLock); });
-    target_columns = TargetColumns(rel);
-    if (source.header) {
-      core::HeaderCheck check = core::CheckHeader(header, target_columns, declared);
-      if (!check.ok())
-        throw Error(sqlstate::kBadCopyFileFormat,
-                    "the file's header does not match table " + request.target, check.Detail(),
-                    "Make the columns of the file and of the table agree, or load into a new table.");
-      header = check.columns;
-    } else {
-      header = target_columns;
-    }
-    g_active = &active;
-    const char* header_option = source.header ? "true" : "false";
-    const char* where_text = request.where.empty() ? nullptr : request.where.c_str();
-    int64 excluded = 0;
-    result.rows = PgCall([&] {
-      List* attnames = NIL;
-      for (const auto& name : *header_ptr) attnames = lappend(attnames, makeString(pstrdup(name.c_str())));
-      ParseState* pstate = make_parsestate(nullptr);
-      ParseNamespaceItem* nsitem =
-          addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, nullptr, false, false);
-      CheckCopyAllowed(pstate, rel, attnames);
-      Node* where = where_text ? TransformWhere(pstate, nsitem, where_text) : nullptr;
-      CopyFromState cstate = BeginCopyFrom(pstate, rel, where, nullptr, false, CopyReadCallback,
-                                           attnames, CopyOptions(header_option, source_ptr));
-      uint64 rows = CopyFrom(cstate);
-      excluded = MyBEEntry ? MyBEEntry->st_progress_param[PROGRESS_COPY_TUPLES_EXCLUDED] : 0;
-      EndCopyFrom(cstate);
+    CopyCounts counts = PgCall([&] {
+      Relation rel = table_open(relid, RowExclusiveLock);
+      CopyCounts c = CopyFromCallback(rel, spec, CopyReadCallback, nullptr);
       table_close(rel, NoLock);
-      free_parsestate(pstate);
-      return rows;
+      return c;
     });
-    result.rows_excluded = static_cast<uint64_t>(excluded);
+    result.rows = counts.rows;
+    result.rows_excluded = counts.excluded;
     core::FetchStats stats = stream.Stats();
     result.bytes_downloaded = stats.bytes_downloaded;
     result.bytes_decompressed = stats.bytes_decompressed;

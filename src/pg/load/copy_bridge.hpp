@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/http_source.hpp"
 #include "core/spec.hpp"
+#include "pg/load/projection.hpp"
 
 namespace pgpipe::pg {
 
@@ -18,7 +20,9 @@ struct LoadRequest {
   bool create = false;      // create the target from the header and column types when missing
   bool must_be_new = false; // ... and refuse one that exists (a run's staging or fused target)
   bool unlogged = false;    // ... as an UNLOGGED table (staging)
+  std::string options;      // ... WITH these storage parameters ("" none)
   std::string where;        // a row filter (SQL boolean over the target's columns), as COPY's WHERE
+  Projection projection;    // a new target's columns beyond the file's (projection.hpp)
 };
 
 struct LoadResult {
@@ -28,6 +32,9 @@ struct LoadResult {
   int64_t bytes_decompressed = 0;
   bool created = false;
   double seconds = 0;
+  unsigned int relid = 0;  // a load split across workers: its relation
+  int workers = 0;         // ... and the load workers that loaded parts of it
+  std::vector<std::string> finish;  // a projection: the statements that finish its table
 };
 
 // The fetch options for `source` under the pipeline.* GUCs: timeouts, stall limits, redirects,

@@ -13,7 +13,9 @@ extern "C" {
 #include "core/retry_class.hpp"
 #include "core/sql_text.hpp"
 #include "pg/boundary.hpp"
+#include "pg/gucs.hpp"
 #include "pg/load/copy_bridge.hpp"
+#include "pg/load/parallel_load.hpp"
 #include "pg/run/blocks.hpp"
 #include "pg/run/compiled.hpp"
 #include "pg/run/publish.hpp"
@@ -117,6 +119,57 @@ void Load(Run& run, BlockRun& state, const BlockSpec& b, AttemptResult& result) 
   RunTests(run, b, state.relation, false, result);
 }
 
+// A loader's load split across workers (parallel_load.hpp): the new UNLOGGED staging table is
+// created and loaded in transactions of their own, then tested in one more; it is dropped
+// when any of that fails, so a failed attempt leaves nothing behind.
+AttemptResult LoadInParallel(Run& run, const std::string& name, int workers) {
+  BlockRun& state = run.blocks.at(name);
+  const BlockSpec& b = run.Spec(name);
+  AttemptResult result;
+  result.rows_in = RowsIn(run, b);
+  ParallelLoadRequest request;
+  InTransaction([&] {
+    DropLeftoverStaging(run.id, name);
+    state.relation = NewStagingName(run, name);
+    request.load.source = *b.source;
+    request.load.source.url = Render(run, b, b.source->url, "url of block \"" + name + "\"");
+  });
+  request.load.target = state.relation;
+  request.load.create = request.load.must_be_new = request.load.unlogged = true;
+  request.workers = workers;
+  request.run_id = run.id;
+  request.record = [&](unsigned int) { state.relid = RecordStaging(run, name, state.relation, 'r'); };
+  request.drop = [](unsigned int relid) { DropStagingRelation(relid); };
+  state.relid = 0;
+  LoadResult loaded;
+  try {
+    loaded = LoadCsvParallel(request);
+  } catch (...) {
+    state.relid = 0;  // (it dropped the relation it had recorded)
+    throw;
+  }
+  result.rows_out = static_cast<int64_t>(loaded.rows);
+  result.bytes = loaded.bytes_downloaded;
+  char line[512];
+  std::snprintf(line, sizeof line, "loaded %lld rows in %.2f s (%.1f MB downloaded, %.1f MB of CSV), %s",
+                static_cast<long long>(loaded.rows), loaded.seconds, loaded.bytes_downloaded / 1e6,
+                loaded.bytes_decompressed / 1e6, SplitNote(loaded, workers).c_str());
+  result.log.push_back({"info", line});
+  try {
+    InTransaction([&] { RunTests(run, b, state.relation, false, result); });
+  } catch (...) {
+    const unsigned int relid = loaded.relid;
+    state.relid = 0;
+    try {
+      InTransaction([&] { DropStagingRelation(relid); });
+    } catch (const Error&) {
+      // (recorded: dropped with the run's staging, or by retention)
+    }
+    throw;
+  }
+  return result;
+}
+
 // A transformer's output: a view, or an UNLOGGED table when asked or read more than once.
 void Transform(Run& run, BlockRun& state, const BlockSpec& b, AttemptResult& result) {
   state.relation = NewStagingName(run, b.name);
@@ -217,25 +270,62 @@ AttemptResult RunCallback(Run& run, const BlockSpec& b, bool success) {
   return result;
 }
 
-// One attempt of any block, with the block's timeout armed over its transaction.
+// Arms the block's timeout: SPI statements in a worker are not under statement_timeout.
+void ArmTimeout(const BlockSpec& b) {
+  if (b.timeout_s <= 0) return;
+  int ms = static_cast<int>(std::ceil(b.timeout_s * 1000));
+  PgCall([ms] { enable_timeout_after(STATEMENT_TIMEOUT, ms); });
+}
+
+// One attempt of any block, with the block's timeout armed over its transaction (over all of
+// them, for a load split across workers).
 AttemptResult Attempt(Run& run, const std::string& name, bool callback_success) {
   const BlockSpec& b = run.Spec(name);
   if (b.type == BlockType::kSensor) return RunSensor(run, b);
   if (b.type == BlockType::kCallback) return RunCallback(run, b, callback_success);
+  std::string not_split;
+  if (b.type == BlockType::kDataLoader && b.source) {
+    int workers = LoadWorkers(*b.source, &not_split);
+    if (workers > 1) {
+      ArmTimeout(b);
+      AttemptResult result = LoadInParallel(run, name, workers);
+      PgCall([] { disable_timeout(STATEMENT_TIMEOUT, false); });
+      return result;
+    }
+  }
   AttemptResult result;
   InTransaction([&] {
-    // SPI statements in a worker are not under statement_timeout: arm its timer for the attempt.
-    if (b.timeout_s > 0) {
-      int ms = static_cast<int>(std::ceil(b.timeout_s * 1000));
-      PgCall([ms] { enable_timeout_after(STATEMENT_TIMEOUT, ms); });
-    }
+    ArmTimeout(b);
     result = ExecuteBlock(run, name);
     PgCall([] { disable_timeout(STATEMENT_TIMEOUT, false); });
   });
+  if (!not_split.empty()) result.log.insert(result.log.begin(), {"info", not_split});
   return result;
 }
 
 }  // namespace
+
+int LoadWorkers(const core::SourceSpec& source, std::string* why_not) {
+  int asked = source.parallel > 0 ? source.parallel : guc.load_workers;
+  if (asked <= 1) return 1;
+  std::string why = WhyNotSplit(source);
+  if (why.empty()) return asked;
+  if (why_not != nullptr)
+    *why_not = "loaded with one COPY, not split across " + std::to_string(asked) + " load workers: " + why;
+  return 1;
+}
+
+std::string SplitNote(const LoadResult& loaded, int asked) {
+  if (loaded.workers == 0)
+    return "by this worker alone (" +
+           std::string(loaded.bytes_decompressed <= static_cast<int64_t>(guc.load_chunk_kb) * 1024
+                           ? "the file fits in one chunk"
+                           : "no worker slot was free for its " + std::to_string(asked) + " load workers") +
+           ")";
+  std::string note = "split across " + std::to_string(loaded.workers) + " load workers";
+  if (loaded.workers < asked) note += " (of " + std::to_string(asked) + " asked: no more worker slots were free)";
+  return note;
+}
 
 std::string WhyNotRetried(const Error& error, const core::RetrySpec& retry, int attempt) {
   if (StopRequested())

@@ -4,6 +4,7 @@
 // no cancel) and the attempt's note says why not otherwise.
 #pragma once
 
+#include "pg/load/copy_bridge.hpp"
 #include "pg/run/context.hpp"
 
 namespace pgpipe::pg {
@@ -12,6 +13,15 @@ namespace pgpipe::pg {
 // picks a callback's on_success (every upstream succeeded) or on_failure. On failure, *failure
 // is the error naming the block.
 bool RunBlock(Run& run, const std::string& name, core::Error* failure, bool callback_success = true);
+
+// Load workers a loader's load is split across (parallel ingest): its source's `parallel`,
+// else pipeline.load_workers. 1 (one COPY, today's path) when that is 1, or when the source
+// cannot be split; then *why_not (may be null) is the log line saying why.
+int LoadWorkers(const core::SourceSpec& source, std::string* why_not);
+
+// How a load split across workers went, for its log line: "split across N load workers", or
+// why its leader loaded it alone. `asked`: the workers it asked for.
+std::string SplitNote(const LoadResult& loaded, int asked);
 
 // Whether a failed attempt may be tried again: transient errors only, with attempts left.
 // Returns the note for the attempt record ("" when it is retried).

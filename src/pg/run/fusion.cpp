@@ -5,17 +5,21 @@ extern "C" {
 
 #include <cstdio>
 
+#include "core/sql_text.hpp"
 #include "core/template.hpp"
 #include "core/test_plan.hpp"
 #include "pg/load/copy_bridge.hpp"
+#include "pg/load/parallel_load.hpp"
 #include "pg/run/blocks.hpp"
 #include "pg/run/compiled.hpp"
 #include "pg/run/fusion.hpp"
 #include "pg/run/publish.hpp"
+#include "pg/run/staging.hpp"
 #include "pg/run/state.hpp"
 #include "pg/run/tests.hpp"
 #include "pg/spi.hpp"
 #include "pg/sql_shape.hpp"
+#include "pg/subxact.hpp"
 #include "pg/txn.hpp"
 
 namespace pgpipe::pg {
@@ -27,9 +31,19 @@ using core::Error;
 
 namespace {
 
-// The transformer's filter: its SQL rendered with the loader standing in as the placeholder
-// relation, read by the parser. nullopt when it is not "SELECT * FROM <loader> WHERE cond".
-std::optional<std::string> Condition(Run& run, const Fusion& f) {
+// What the transformer does, when the loader's COPY can do it: a filter (its WHERE), and
+// possibly a projection (the output's columns: renamed, computed; projection.hpp).
+struct ChainShape {
+  std::string condition;  // "" none
+  Projection projection;
+};
+
+// The transformer's shape: its SQL rendered with the loader standing in as the placeholder
+// relation, read by the parser as exactly "SELECT * FROM <loader> WHERE cond"; else, when the
+// loader declares its columns, read by Postgres's parse analysis over a temporary table of those
+// columns as a projection whose computed columns can be stored generated columns (checked by
+// making them, in a subtransaction that is rolled back). nullopt: neither.
+std::optional<ChainShape> Shape(Run& run, const Fusion& f) {
   BlockRun& loader = run.blocks.at(f.loader);
   std::string saved = loader.relation;
   loader.relation = kShapePlaceholder;
@@ -42,7 +56,27 @@ std::optional<std::string> Condition(Run& run, const Fusion& f) {
     throw;
   }
   loader.relation = saved;
-  return FilterCondition(sql);
+  if (std::optional<std::string> condition = FilterCondition(sql)) return ChainShape{*condition, {}};
+  const core::SourceSpec& source = *run.Spec(f.loader).source;
+  if (source.columns.empty()) return std::nullopt;
+  std::string columns;
+  for (const auto& c : source.columns) columns += (columns.empty() ? "" : ", ") + core::QuoteIdent(c.name) + " " + c.pg_type;
+  std::optional<ProjectionShape> shape;
+  bool computable = false;
+  InSubtransaction([&] {
+    SpiExec(std::string("CREATE TEMP TABLE ") + kShapePlaceholder + " (" + columns + ")");
+    shape = ProjectionOf(sql);
+    int i = 0;
+    if (shape)
+      for (const auto& c : shape->projection.columns)
+        if (c.column.empty() && !c.from_star)
+          SpiExec(std::string("ALTER TABLE ") + kShapePlaceholder + " ADD COLUMN pgp_check_" + std::to_string(i++) +
+                  " " + c.type + " GENERATED ALWAYS AS (" + c.expression + ") STORED");
+    computable = shape.has_value();
+    throw Error("00000", "the shape's table is only for the check");  // (rolled back)
+  });
+  if (!computable) return std::nullopt;
+  return ChainShape{shape->condition, shape->projection};
 }
 
 // The structure, apart from the transformer's SQL: who reads whom, types, keys that fusion
@@ -93,14 +127,172 @@ bool IsFilterError(const Error& e) {
          s == "42P20" || s == "0A000";
 }
 
+// What one attempt of a fused chain did, and the block a failure belongs to (`phase`).
+struct FusedAttempt {
+  std::string phase;
+  bool load_done = false, filter_done = false;  // the parts that finished
+  LoadResult loaded;
+  AttemptResult lres, tres, eres;
+  bool replaced = false;
+  bool projected = false;  // the transformer's columns were made by the load (projection.hpp)
+};
+
+// Judges the loader's row_count tests on the rows COPY read (kept and filtered out); a failed
+// test of severity warn is logged and counted instead.
+void JudgeLoaderTests(const BlockSpec& l, const LoadResult& loaded, AttemptResult& lres) {
+  int64_t rows_read = static_cast<int64_t>(loaded.rows + loaded.rows_excluded);
+  for (const auto& test : l.tests) {
+    core::PlannedTest planned;
+    planned.test = &test;
+    planned.row_count = true;
+    auto bad = core::JudgeTest(planned, rows_read, std::nullopt);
+    if (bad && test.severity != "warn") throw Error(kTestFailed, "block \"" + l.name + "\" test failed: " + *bad);
+    if (bad) {
+      lres.log.push_back({"warning", "test failed (severity warn, the run goes on): " + *bad});
+      ++lres.warnings;
+    } else {
+      lres.log.push_back({"info", "test passed: " + core::TestLabel(test)});
+    }
+  }
+}
+
+// The chain's shape, or the error saying it lost the shape fusion needs.
+ChainShape ShapeOrFail(Run& run, const Fusion& f) {
+  std::optional<ChainShape> shape = Shape(run, f);
+  if (!shape)
+    throw Error(core::sqlstate::kInternalError, "the sql of block \"" + f.transformer +
+                                                    "\" no longer has the shape fusion needs");
+  return *shape;
+}
+
+// Makes the loaded table what the transformer's SQL says (a projection's renames and the like).
+void FinishTable(const LoadResult& loaded) {
+  for (const auto& statement : loaded.finish) SpiExec(statement);
+}
+
+// Everything after the load, on the loaded table, block by block: the loader's finishing
+// statements and tests, then the transformer's renames, prints and tests, then the exporter's.
+// A compiled block's renames come before its own tests; its prints that read the loader's
+// output have nothing to read here.
+void FinishChain(Run& run, const Fusion& f, const std::string& table, FusedAttempt& a) {
+  const BlockSpec& t = run.Spec(f.transformer);
+  const BlockSpec& e = run.Spec(f.exporter);
+  a.phase = f.loader;
+  FinishTable(a.loaded);
+  JudgeLoaderTests(run.Spec(f.loader), a.loaded, a.lres);
+  a.phase = f.transformer;
+  RenameColumnsOf(t, table);
+  int skipped = 0;
+  for (auto& line : PrintedLines(run, t, &skipped)) a.tres.log.push_back(line);
+  if (skipped > 0)
+    a.tres.log.push_back({"info", Num(skipped) + " print(s) of the block not run: they read the loader's output, which "
+                                                 "a fused chain does not stage (pipeline.fuse_blocks = off runs them)"});
+  RunTests(run, t, table, true, a.tres);
+  a.filter_done = true;
+  a.phase = f.exporter;
+  RenameColumnsOf(e, table);
+  RunTests(run, e, table, false, a.eres);
+}
+
+// One attempt as one COPY with the condition as its WHERE straight into the exporter's new
+// table, all in the exporter's transaction.
+void AttemptOneCopy(Run& run, const Fusion& f, FusedAttempt& a) {
+  const BlockSpec& l = run.Spec(f.loader);
+  InTransaction([&] {
+    Publication p = BeginPublish(*run.Spec(f.exporter).target);
+    a.phase = f.transformer;
+    ChainShape shape = ShapeOrFail(run, f);
+    a.phase = f.loader;
+    LoadRequest request;
+    request.source = *l.source;
+    request.source.url = Render(run, l, l.source->url, "url of block \"" + l.name + "\"");
+    request.target = p.fresh.empty() ? p.target : p.fresh;
+    request.create = request.must_be_new = true;
+    request.where = shape.condition;
+    request.projection = shape.projection;
+    a.projected = !shape.projection.columns.empty();
+    a.loaded = LoadCsv(request);
+    a.load_done = true;
+    FinishChain(run, f, request.target, a);
+    FinishPublish(p, *run.Spec(f.exporter).target);
+    a.replaced = !p.fresh.empty();
+    run.blocks.at(f.exporter).relation = p.target;
+  });
+}
+
+// One attempt split across load workers (parallel_load.hpp): the new table is created in the
+// run's staging schema and loaded with the condition as every part's WHERE, in transactions of
+// their own; then, in the exporter's transaction, under its publish locks, the tests run on it
+// and it is moved into the target's schema and swapped in. Whatever fails, it is dropped: the
+// target's schema never holds a half-loaded table.
+void AttemptSplit(Run& run, const Fusion& f, int workers, FusedAttempt& a) {
+  const BlockSpec& l = run.Spec(f.loader);
+  const core::TargetSpec& target = *run.Spec(f.exporter).target;
+  ParallelLoadRequest request;
+  std::string staged;
+  unsigned int staged_relid = 0;
+  InTransaction([&] {
+    CheckPublishable(target);
+    a.phase = f.transformer;
+    ChainShape shape = ShapeOrFail(run, f);
+    request.load.where = shape.condition;
+    request.load.projection = shape.projection;
+    a.projected = !shape.projection.columns.empty();
+    a.phase = f.loader;
+    DropLeftoverStaging(run.id, f.loader);
+    staged = NewStagingName(run, f.loader);
+    request.load.source = *l.source;
+    request.load.source.url = Render(run, l, l.source->url, "url of block \"" + l.name + "\"");
+  });
+  request.load.target = staged;
+  request.load.create = request.load.must_be_new = true;
+  request.workers = workers;
+  request.run_id = run.id;
+  request.record = [&](unsigned int) { staged_relid = RecordStaging(run, f.loader, staged, 'r'); };
+  request.drop = [](unsigned int relid) { DropStagingRelation(relid); };
+  a.loaded = LoadCsvParallel(request);
+  a.load_done = true;
+  try {
+    InTransaction([&] {
+      a.phase = f.exporter;
+      Publication p = BeginPublish(target);
+      FinishChain(run, f, staged, a);
+      AdoptStaged(p, target, staged_relid);
+      ForgetStaging(staged_relid);
+      a.replaced = p.exists;
+      run.blocks.at(f.exporter).relation = p.target;
+    });
+  } catch (...) {
+    try {
+      InTransaction([&] { DropStagingRelation(staged_relid); });
+    } catch (const Error&) {
+      // (recorded: dropped with the run's staging, or by retention)
+    }
+    throw;
+  }
+}
+
+// Whether COPY failed evaluating a row it had read (its context names the line but no column):
+// the transformer's WHERE or a computed column, not the file; a row COPY could not split into
+// its columns, or bytes not in the file's encoding, are the file's.
+bool IsRowEvaluationError(const Error& e) {
+  const std::string& s = e.sqlstate();
+  if (s.rfind("22", 0) != 0 || s == "22P04" || s == "22021" || s == "22P05") return false;
+  const std::string& context = e.context();
+  size_t at = context.find("COPY ");
+  if (at == std::string::npos) return false;
+  std::string line = context.substr(at, context.find('\n', at) - at);
+  return line.find(", line ") != std::string::npos && line.find(", column ") == std::string::npos;
+}
+
 }  // namespace
 
 std::optional<Fusion> FindFusion(Run& run, const std::string& name) {
   std::optional<Fusion> f = Chain(run, name);
   if (!f) return std::nullopt;
-  std::optional<std::string> condition;
-  InTransaction([&] { condition = Condition(run, *f); });
-  if (!condition) return std::nullopt;
+  std::optional<ChainShape> shape;
+  InTransaction([&] { shape = Shape(run, *f); });
+  if (!shape) return std::nullopt;
   return f;
 }
 
@@ -111,65 +303,25 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
   for (int attempt = run.blocks.at(f.loader).attempts_done + 1;; ++attempt) {
     InTransaction([&] { StartChain(run, f, attempt); });
     ReportActivity("pg_pipeline run " + Num(run.id) + ": blocks " + f.loader + ", " + f.transformer + ", " + f.exporter);
-    std::string phase = f.exporter;  // the block a failure belongs to
-    bool load_done = false, filter_done = false;  // the parts that finished
-    LoadResult loaded;
-    AttemptResult lres, tres, eres;
-    bool replaced = false;
+    FusedAttempt a;
+    a.phase = f.exporter;
+    std::string not_split;
+    int workers = LoadWorkers(*l.source, &not_split);
     std::optional<Error> error;
     try {
-      InTransaction([&] {
-        Publication p = BeginPublish(*e.target);
-        phase = f.transformer;
-        std::optional<std::string> condition = Condition(run, f);
-        if (!condition)
-          throw Error(core::sqlstate::kInternalError, "the filter of block \"" + f.transformer +
-                                                          "\" no longer has the shape fusion needs");
-        phase = f.loader;
-        LoadRequest request;
-        request.source = *l.source;
-        request.source.url = Render(run, l, l.source->url, "url of block \"" + l.name + "\"");
-        request.target = p.fresh.empty() ? p.target : p.fresh;
-        request.create = request.must_be_new = true;
-        request.where = *condition;
-        loaded = LoadCsv(request);
-        load_done = true;
-        int64_t rows_read = static_cast<int64_t>(loaded.rows + loaded.rows_excluded);
-        for (const auto& test : l.tests) {
-          core::PlannedTest planned;
-          planned.test = &test;
-          planned.row_count = true;
-          auto bad = core::JudgeTest(planned, rows_read, std::nullopt);
-          if (bad && test.severity != "warn") throw Error(kTestFailed, "block \"" + l.name + "\" test failed: " + *bad);
-          if (bad) {
-            lres.log.push_back({"warning", "test failed (severity warn, the run goes on): " + *bad});
-            ++lres.warnings;
-          } else {
-            lres.log.push_back({"info", "test passed: " + core::TestLabel(test)});
-          }
-        }
-        phase = f.transformer;
-        // (a compiled block's renames, each before its own tests; its prints that read the
-        // loader's output have nothing to read here)
-        RenameColumnsOf(t, request.target);
-        int skipped = 0;
-        for (auto& line : PrintedLines(run, t, &skipped)) tres.log.push_back(line);
-        if (skipped > 0)
-          tres.log.push_back({"info", Num(skipped) + " print(s) of the block not run: they read the loader's output, which "
-                                                    "a fused chain does not stage (pipeline.fuse_blocks = off runs them)"});
-        RunTests(run, t, request.target, true, tres);
-        filter_done = true;
-        phase = f.exporter;
-        RenameColumnsOf(e, request.target);
-        RunTests(run, e, request.target, false, eres);
-        FinishPublish(p, *e.target);
-        replaced = !p.fresh.empty();
-        run.blocks.at(f.exporter).relation = p.target;
-      });
+      if (workers > 1)
+        AttemptSplit(run, f, workers, a);
+      else
+        AttemptOneCopy(run, f, a);
     } catch (const std::exception& caught) {
       error = AsError(caught);
       if (g_run_timed_out) error = Error(core::sqlstate::kQueryCanceled, "cancelled: the run timed out (settings.timeout)");
     }
+    std::string& phase = a.phase;
+    const bool load_done = a.load_done, filter_done = a.filter_done, replaced = a.replaced;
+    const char* shaped = a.projected ? "shaped (columns and filter)" : "filtered";
+    const LoadResult& loaded = a.loaded;
+    const AttemptResult &lres = a.lres, &tres = a.tres, &eres = a.eres;
     if (!error) {
       int64_t rows_read = static_cast<int64_t>(loaded.rows + loaded.rows_excluded);
       int64_t rows_kept = static_cast<int64_t>(loaded.rows);
@@ -191,11 +343,19 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
         EndAttempt(run.id, f.loader, attempt, "succeeded");
         char line[512];
         std::snprintf(line, sizeof line,
-                      "loaded %lld rows in %.2f s (%.1f MB downloaded, %.1f MB of CSV), filtered by \"%s\" "
+                      "loaded %lld rows in %.2f s (%.1f MB downloaded, %.1f MB of CSV), %s by \"%s\" "
                       "and written straight into %s's table: one COPY for %s, %s and %s",
                       static_cast<long long>(rows_read), loaded.seconds, loaded.bytes_downloaded / 1e6,
-                      loaded.bytes_decompressed / 1e6, t.name.c_str(), e.name.c_str(), l.name.c_str(),
+                      loaded.bytes_decompressed / 1e6, shaped, t.name.c_str(), e.name.c_str(), l.name.c_str(),
                       t.name.c_str(), e.name.c_str());
+        if (workers > 1)
+          std::snprintf(line, sizeof line,
+                        "loaded %lld rows in %.2f s (%.1f MB downloaded, %.1f MB of CSV), %s by \"%s\" "
+                        "and written straight into %s's new table, %s: one load for %s, %s and %s",
+                        static_cast<long long>(rows_read), loaded.seconds, loaded.bytes_downloaded / 1e6,
+                        loaded.bytes_decompressed / 1e6, shaped, t.name.c_str(), e.name.c_str(),
+                        SplitNote(loaded, workers).c_str(), l.name.c_str(), t.name.c_str(), e.name.c_str());
+        if (!not_split.empty()) WriteLog(run.id, f.loader, {"info", not_split});
         WriteLog(run.id, f.loader, {"info", line});
         for (const auto& ll : lres.log) WriteLog(run.id, f.loader, ll);
         for (const auto& tl : tres.log) WriteLog(run.id, f.transformer, tl);
@@ -210,7 +370,7 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
       run.blocks.at(f.transformer).rows_out = run.blocks.at(f.exporter).rows_out = rows_kept;
       return true;
     }
-    if (phase == f.loader && IsFilterError(*error)) phase = f.transformer;
+    if (phase == f.loader && (IsFilterError(*error) || IsRowEvaluationError(*error))) phase = f.transformer;
     const bool stopped = StopRequested();
     std::string note = phase == f.loader ? WhyNotRetried(*error, l.retry, attempt) : "not retried: only the loader's part is retried";
     bool retry = note.empty() && attempt <= l.retry.retries;

@@ -264,6 +264,33 @@ void FinishPublish(const Publication& p, const core::TargetSpec& t) {
   SpiExec("ALTER TABLE " + p.fresh + " RENAME TO " + core::QuoteIdent(t.table));
 }
 
+void CheckPublishable(const core::TargetSpec& t) {
+  if (t.if_exists == "fail" &&
+      SpiScalar("SELECT to_regclass($1) IS NOT NULL", {core::QualifiedName(t.schema, t.table)}) == SqlValue("t"))
+    throw Error(sqlstate::kDuplicateObject,
+                "target " + t.schema + "." + t.table + " already exists (if_exists: fail)", "",
+                "Use if_exists: replace or append, or drop the table.");
+}
+
+void AdoptStaged(const Publication& p, const core::TargetSpec& t, unsigned int relid) {
+  const std::string name_of =
+      "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c "
+      "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid";
+  SqlValue staged = SpiScalar(name_of, {Num(relid)});
+  if (!staged) throw Error(sqlstate::kUndefinedTable, "the loaded table of target " + p.target + " is gone");
+  // (a split load's table was kept from autovacuum until now: parallel_load.hpp)
+  SpiExec("ALTER TABLE " + *staged + " RESET (autovacuum_enabled, toast.autovacuum_enabled)");
+  SpiExec("ALTER TABLE " + *staged + " SET SCHEMA " + core::QuoteIdent(t.schema));
+  std::string moved = *SpiScalar(name_of, {Num(relid)});
+  if (p.exists && t.if_exists == "replace") {
+    Publication swap = p;
+    swap.fresh = moved;
+    FinishPublish(swap, t);
+    return;
+  }
+  SpiExec("ALTER TABLE " + moved + " RENAME TO " + core::QuoteIdent(t.table));
+}
+
 void Export(Run& run, const core::BlockSpec& block, AttemptResult& result) {
   const core::TargetSpec& t = *block.target;
   std::string source = ExportSource(run, block);

@@ -25,6 +25,15 @@ Publication BeginPublish(const core::TargetSpec& target);
 // objects depend on the old one). Nothing to do otherwise.
 void FinishPublish(const Publication& publication, const core::TargetSpec& target);
 
+// Refuses `fail` when the target exists, without taking the publish locks: the early check of
+// a load split across workers, whose relation is built before its exporter's transaction.
+void CheckPublishable(const core::TargetSpec& target);
+
+// Publishes staging table `relid` (new, loaded and tested by this run) as the target, under
+// BeginPublish's locks: moves it into the target's schema, then swaps it in (replace) or names
+// it the target (a new target).
+void AdoptStaged(const Publication& publication, const core::TargetSpec& target, unsigned int relid);
+
 // Runs exporter `block` in the current transaction: publishes its SQL, or its one upstream's
 // output, after running its tests on what would be published.
 void Export(Run& run, const core::BlockSpec& block, AttemptResult& result);

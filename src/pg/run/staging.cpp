@@ -129,6 +129,18 @@ bool StagingIntact(unsigned int relid, unsigned int owner, int64_t rows_known) {
   return true;
 }
 
+void DropStagingRelation(unsigned int relid) { DropRecorded("s.relid = $1::oid", {Num(relid)}); }
+
+void DropLeftoverStaging(int64_t run_id, const std::string& block) {
+  DropRecorded("s.run_id = $1::bigint AND s.block_name = $2 "
+               "AND NOT EXISTS (SELECT FROM pipeline.block_runs b WHERE b.output_oid = s.relid)",
+               {Num(run_id), block});
+}
+
+void ForgetStaging(unsigned int relid) {
+  AsExtensionOwner([&] { SpiExec("DELETE FROM pipeline.staging WHERE relid = $1::oid", {Num(relid)}); });
+}
+
 void DropRunStaging(const Run& run) {
   std::string reused = "{";
   for (const auto& [name, block] : run.blocks)

@@ -37,6 +37,17 @@ unsigned int RecordStaging(const Run& run, const std::string& block, const std::
 // only such outputs). `rows_known` > 0 and an empty table means crash recovery emptied it.
 bool StagingIntact(unsigned int relid, unsigned int owner, int64_t rows_known);
 
+// Drops staging relation `relid` when it is recorded (a load that failed after committing
+// its new relation: parallel ingest). Nothing when it is not.
+void DropStagingRelation(unsigned int relid);
+
+// Drops what earlier attempts of `block` in run `run_id` left recorded that is no block's output:
+// a load whose worker died after its relation was committed (parallel ingest).
+void DropLeftoverStaging(int64_t run_id, const std::string& block);
+
+// Forgets staging relation `relid` (it was published: moved out of the staging schema).
+void ForgetStaging(unsigned int relid);
+
 // Drops the staging a run made or reused (after it succeeded). Each drop is its own
 // subtransaction: what cannot be dropped (another role built a view on it) is left, logged.
 void DropRunStaging(const Run& run);

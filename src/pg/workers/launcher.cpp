@@ -112,6 +112,8 @@ void RecoverOrphan(int64_t run_id, int64_t pipeline_id, int version, int recover
             {Num(run_id), *b[0], retry && requeue ? "retried when the run resumes" : "no retries left"});
     WriteLog(run_id, *b[0], {"error", "the worker died during attempt " + *b[1] +
                                           (retry ? "; the run is queued again" : "; no retries left")});
+    // A load split across workers commits its relation before loading it: half-loaded, drop it.
+    DropLeftoverStaging(run_id, *b[0]);
     if (!retry) {
       requeue = false;
       why = "the worker running block \"" + *b[0] + "\" died and it had no retries left";
@@ -258,7 +260,11 @@ void LauncherLoop() {
       ProcessConfigFile(PGC_SIGHUP);
       return true;
     });
-    if (reloaded) last_prune = std::chrono::steady_clock::now() - std::chrono::hours(1);  // new retention: prune now
+    if (reloaded) {
+      last_prune = std::chrono::steady_clock::now() - std::chrono::hours(1);  // new retention: prune now
+      // (what it works with from now on; bench/backfill_bench.sh waits for this line)
+      Log("configuration reloaded: pipeline.max_workers = " + std::to_string(guc.max_workers));
+    }
     try {
       Reap(launched);
       if (ExtensionInstalled()) {

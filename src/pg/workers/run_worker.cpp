@@ -116,20 +116,6 @@ void DescribeWorker(BackgroundWorker* worker, const char* function, const std::s
   worker->bgw_notify_pid = MyProcPid;
 }
 
-// Connects the worker as the run's role (see run_worker.hpp).
-void ConnectAs(Oid database, Oid role, bool login) {
-  // (SIGINT stays Postgres's StatementCancelHandler: see CancelRequested for what it means)
-  pqsignal(SIGTERM, HandleSigterm);
-  BackgroundWorkerUnblockSignals();
-  if (login) {
-    BackgroundWorkerInitializeConnectionByOid(database, role, 0);
-  } else {
-    BackgroundWorkerInitializeConnectionByOid(database, BOOTSTRAP_SUPERUSERID, 0);
-    SetUserIdAndSecContext(role, SECURITY_LOCAL_USERID_CHANGE);
-  }
-  pgstat_report_appname("pg_pipeline");
-}
-
 // Creates and executes the run described by the slot, filling in its outcome.
 void RunFromSlot(RunSlot* slot) {
   NewRun request;
@@ -257,6 +243,33 @@ int64_t RunInWorker(const std::string& project, const std::string& name, const s
   if (started)
     context += std::string(context.empty() ? "" : "\n") + "run " + std::to_string(run_id) + " of pipeline \"" + name + "\"";
   throw core::Error(error.sqlstate, error.message, error.detail, error.hint, context);
+}
+
+bool RoleCanLogin(unsigned int role) { return CanLogin(role); }
+
+void ConnectAs(unsigned int database, unsigned int role, bool login) {
+  // (SIGINT stays Postgres's StatementCancelHandler: see CancelRequested for what it means)
+  pqsignal(SIGTERM, HandleSigterm);
+  BackgroundWorkerUnblockSignals();
+  if (login) {
+    BackgroundWorkerInitializeConnectionByOid(database, role, 0);
+  } else {
+    BackgroundWorkerInitializeConnectionByOid(database, BOOTSTRAP_SUPERUSERID, 0);
+    SetUserIdAndSecContext(role, SECURITY_LOCAL_USERID_CHANGE);
+  }
+  pgstat_report_appname("pg_pipeline");
+}
+
+BackgroundWorkerHandle* StartLoadWorker(unsigned int segment, int index, const std::string& name) {
+  BackgroundWorker worker;
+  DescribeWorker(&worker, "pipeline_load_worker_main", name);
+  std::snprintf(worker.bgw_type, BGW_MAXLEN, "pg_pipeline load");
+  worker.bgw_main_arg = UInt32GetDatum(segment);
+  static_assert(sizeof index <= BGW_EXTRALEN, "bgw_extra too small");
+  std::memcpy(worker.bgw_extra, &index, sizeof index);
+  BackgroundWorkerHandle* handle = nullptr;
+  bool ok = PgCall([&] { return RegisterDynamicBackgroundWorker(&worker, &handle); });
+  return ok ? handle : nullptr;
 }
 
 BackgroundWorkerHandle* StartQueuedRunWorker(int64_t run_id, unsigned int owner) {

@@ -30,4 +30,18 @@ BackgroundWorkerHandle* StartQueuedRunWorker(int64_t run_id, unsigned int owner)
 // process when it exits. nullptr when no worker slot is free.
 BackgroundWorkerHandle* StartBlockWorker(int64_t run_id, const std::string& block, unsigned int owner);
 
+// Starts load worker `index` of the split load whose shared memory is segment `segment`
+// (src/pg/load/parallel_shm.hpp: it names the role and database); it notifies this process
+// when it exits. nullptr when no worker slot is free.
+BackgroundWorkerHandle* StartLoadWorker(unsigned int segment, int index, const std::string& name);
+
+// Whether `role` may log in (a worker can then connect as it); reads the catalog, in a
+// transaction of its own when none is open.
+bool RoleCanLogin(unsigned int role);
+
+// Connects this background worker to `database` as `role` (see the file comment), with the
+// run workers' signal handlers: SIGINT cancels the statement, SIGTERM also sets
+// g_shutdown_requested.
+void ConnectAs(unsigned int database, unsigned int role, bool login);
+
 }  // namespace pgpipe::pg
