@@ -337,7 +337,7 @@ TEST(MageProject, AnEmptyPipelineFolderIsSkipped) {
   MagePipeline p = Convert(project, "nothing");
   EXPECT_EQ(p.pipeline_row.outcome, "skipped");
   EXPECT_EQ(p.pipeline_row.reason,
-            "pipelines/nothing has no metadata.yaml, so there is no pipeline to import (the folder is empty)");
+            "pipelines/nothing has no metadata.yaml, so there is no pipeline to import");
 }
 
 TEST(MageProject, TheWholeProjectReportsProfilesAndTriggers) {
