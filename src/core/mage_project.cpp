@@ -377,7 +377,9 @@ void ConvertBlock(const ProjectFolder& project, MageBlock* b, const std::string&
   }
   b->language = language;
   if (language != "python" && language != "sql") {
-    std::string what = language == "r" ? "R" : language == "yaml" ? "YAML (a data integration block)" : language;
+    std::string what = language == "r"      ? "R"
+                       : language == "yaml" ? "YAML, a Mage data integration or streaming connector"
+                                            : language;
     b->refused = label + " is written in " + what + " (" +
                  (written.empty() ? Where(path_node, metadata_path) : "language at " + Where(Get(node, "language"), metadata_path)) +
                  "): pg_pipeline runs SQL and Python blocks";
@@ -549,11 +551,7 @@ MagePipeline ConvertMagePipeline(const ProjectFolder& project, const std::string
     return finish("refused", e.message());
   }
   if (!text)
-    return finish("skipped", "pipelines/" + folder + " has no metadata.yaml, so there is no pipeline to import" +
-                                 std::string(project.SubFolders("pipelines/" + folder).empty() &&
-                                                     !project.Exists("pipelines/" + folder + "/triggers.yaml")
-                                                 ? " (the folder is empty)"
-                                                 : ""));
+    return finish("skipped", "pipelines/" + folder + " has no metadata.yaml, so there is no pipeline to import");
   YAML::Node root;
   try {
     root = LoadBoundedYaml(*text, limits, p.metadata_path);
@@ -592,14 +590,15 @@ MagePipeline ConvertMagePipeline(const ProjectFolder& project, const std::string
   }
   // Charts (Mage's widgets): listed, never run.
   std::set<std::string> charts;
+  std::vector<ImportRow> chart_rows;  // (after the blocks, as metadata.yaml lists widgets last)
   YAML::Node widgets = Get(root, "widgets");
   if (widgets.IsSequence())
     for (const auto& w : widgets) {
       std::string uuid = Str(w, "uuid").empty() ? Str(w, "name") : Str(w, "uuid");
       if (uuid.empty()) continue;
       charts.insert(uuid);
-      p.block_rows.push_back({p.name, MageIdentifier(uuid), "chart", Str(w, "language"), "skipped",
-                              "a chart: Mage draws it in its UI from block outputs, and runs do not need it"});
+      chart_rows.push_back({p.name, MageIdentifier(uuid), "chart", Str(w, "language"), "skipped",
+                            "a chart: Mage draws it in its UI from block outputs, and runs do not need it"});
     }
   // Blocks: named first, so that links and templates can follow renamed ones.
   YAML::Node blocks_node = Get(root, "blocks");
@@ -670,7 +669,7 @@ MagePipeline ConvertMagePipeline(const ProjectFolder& project, const std::string
     p.python = p.python || b.python;
     kept.push_back(b.node);
   }
-  // The rows of the blocks, in file order after any callbacks and charts.
+  // The rows of the blocks, in file order after any callbacks, then the charts.
   auto block_rows = [&](bool pipeline_refused) {
     for (const auto& b : blocks) {
       if (!b.skipped.empty())
@@ -683,6 +682,7 @@ MagePipeline ConvertMagePipeline(const ProjectFolder& project, const std::string
       else
         p.block_rows.push_back({p.name, b.name, b.type, b.language, "imported", b.note});
     }
+    p.block_rows.insert(p.block_rows.end(), chart_rows.begin(), chart_rows.end());
   };
   auto refuse = [&](std::string reason, size_t more) {
     block_rows(true);

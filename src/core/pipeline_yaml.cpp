@@ -526,6 +526,7 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, const std::string& fi
   // Mage's retry_config means what our retry means.
   std::vector<std::string> allowed = keys;
   allowed.push_back("retry_config");
+  const size_t notices_before = notices ? notices->size() : 0;
   MapReader r(node, label, allowed, mage_keys, notices);
   BlockSpec b;
   b.where = At(node);
@@ -612,7 +613,14 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, const std::string& fi
   b.python = r.Str("python");
   b.file = r.Str("file");
   // Mage's block configuration means something only to Python blocks (ignored on SQL ones).
-  if (b.language == "python" && r.Has("configuration")) b.configuration_json = YamlToJson(r.Get("configuration"));
+  if (b.language == "python" && r.Has("configuration")) {
+    b.configuration_json = YamlToJson(r.Get("configuration"));
+    // (so it is not named as ignored, unless an earlier block had it ignored)
+    if (notices)
+      notices->erase(std::remove(notices->begin() + static_cast<std::ptrdiff_t>(notices_before), notices->end(),
+                                 std::string("configuration")),
+                     notices->end());
+  }
   b.yaml = YAML::Dump(node);
   return b;
 }
