@@ -14,6 +14,7 @@ namespace pgpipe::core {
 
 namespace {
 
+// Python's \s, in ASCII.
 bool IsBlank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
 // Reads one {{ env_var('NAME'[, 'default']) }} at `open` (a "{{"), as Python's
@@ -74,6 +75,7 @@ bool ReadEnvVarCall(const std::string& t, size_t open, size_t* end, std::string*
 
 }  // namespace
 
+// One pass over the text: each "{{" that starts a call is replaced, any other is kept.
 std::string RenderEnvVars(const std::string& text, const EnvLookup& env, std::vector<std::string>* unset) {
   std::string out;
   size_t pos = 0;
@@ -102,6 +104,7 @@ std::string RenderEnvVars(const std::string& text, const EnvLookup& env, std::ve
   return out;
 }
 
+// As pipeline.profiles' CHECK says.
 bool IsProfileName(const std::string& name) {
   if (name.empty() || name.size() > 63 || name[0] == '.' || name[0] == '-') return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -109,6 +112,7 @@ bool IsProfileName(const std::string& name) {
   });
 }
 
+// Rendered, loaded with bounds, then each top-level entry.
 std::vector<MageProfile> ReadMageProfiles(const std::string& text, const std::string& file,
                                           const EnvLookup& env, const YamlLimits& limits,
                                           std::vector<ImportRow>* rows) {

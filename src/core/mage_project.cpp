@@ -47,6 +47,7 @@ std::string Where(const YAML::Node& node, const std::string& file) {
          std::to_string(node.Mark().column + 1) + " of " + file;
 }
 
+// `s` in double quotes, for messages.
 std::string Quoted(const std::string& s) { return "\"" + s + "\""; }
 
 // Where Mage keeps the files of a block type.
@@ -499,6 +500,7 @@ void RelinkList(YAML::Node block, const char* key, const std::string& owner,
 
 }  // namespace
 
+// Byte by byte (a multi-byte character becomes one _ per byte).
 std::string MageIdentifier(const std::string& uuid) {
   std::string out;
   for (unsigned char c : uuid) out += (std::isalnum(c) && c < 128) || c == '_' ? static_cast<char>(c) : '_';
@@ -507,6 +509,7 @@ std::string MageIdentifier(const std::string& uuid) {
   return out;
 }
 
+// One pass over the text, recording where each copied piece came from.
 std::string RewriteMageSql(const std::string& sql, const std::vector<std::string>& upstream,
                            const std::vector<std::pair<std::string, std::string>>& names,
                            const std::string& block, const std::string& file, TextPosition* at) {
@@ -532,6 +535,8 @@ std::string RewriteMageSql(const std::string& sql, const std::vector<std::string
   return out;
 }
 
+// metadata.yaml read and bounded; the pipeline's own problems; charts; blocks named, then
+// converted; then the edited tree parsed with its positions and validated.
 MagePipeline ConvertMagePipeline(const ProjectFolder& project, const std::string& folder,
                                  const YamlLimits& limits) {
   MagePipeline p;
@@ -575,16 +580,14 @@ MagePipeline ConvertMagePipeline(const ProjectFolder& project, const std::string
     problems.push_back("pipeline type \"" + Str(root, "type") + "\" (" + Where(Get(root, "type"), p.metadata_path) +
                        "): " + why);
   // Callbacks and conditionals Mage attaches to blocks.
-  for (const char* key : {"callbacks", "conditionals"}) {
+  for (const auto& [key, kind] : {std::pair<const char*, const char*>{"callbacks", "callback"}, {"conditionals", "conditional"}}) {
     YAML::Node list = Get(root, key);
     if (!list.IsSequence()) continue;
     for (const auto& entry : list) {
       std::string uuid = Str(entry, "uuid");
-      std::string why = std::string("a Mage ") + (key[0] == 'c' && key[1] == 'a' ? "callback" : "conditional") +
-                        " block (" + Where(entry, p.metadata_path) +
+      std::string why = std::string("a Mage ") + kind + " block (" + Where(entry, p.metadata_path) +
                         "), which pg_pipeline does not import: give the pipeline a callback or conditional block instead";
-      p.block_rows.push_back({p.name, MageIdentifier(uuid.empty() ? "?" : uuid),
-                              key[1] == 'a' ? "callback" : "conditional", Str(entry, "language"), "refused", why});
+      p.block_rows.push_back({p.name, MageIdentifier(uuid), kind, Str(entry, "language"), "refused", why});
       problems.push_back("block \"" + uuid + "\" is " + why);
     }
   }
@@ -713,6 +716,7 @@ MagePipeline ConvertMagePipeline(const ProjectFolder& project, const std::string
   return finish("imported", pipeline_note);
 }
 
+// io_config.yaml, then each pipeline folder with its triggers.yaml.
 MageProject ReadMageProject(const std::string& dir_in, const YamlLimits& limits, const EnvLookup& env) {
   std::string dir = dir_in;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();

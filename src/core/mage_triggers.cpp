@@ -46,6 +46,7 @@ bool FiveFields(const std::string& cron) {
 
 }  // namespace
 
+// Mage's presets, as cron's usual expansions of them.
 std::string MageIntervalAsCron(const std::string& interval) {
   if (interval == "@hourly") return "0 * * * *";
   if (interval == "@daily") return "0 0 * * *";
@@ -55,6 +56,7 @@ std::string MageIntervalAsCron(const std::string& interval) {
   return "";
 }
 
+// Each trigger: a schedule, or a row saying why not.
 std::vector<MageSchedule> ReadMageTriggers(const std::string& text, const std::string& file,
                                            const std::string& pipeline, const YamlLimits& limits,
                                            std::vector<ImportRow>* rows) {
@@ -118,6 +120,7 @@ std::vector<MageSchedule> ReadMageTriggers(const std::string& text, const std::s
   return out;
 }
 
+// The row's fixed wording.
 ImportRow ScheduleNotAsked(const std::string& pipeline, const MageSchedule& schedule) {
   return {pipeline, schedule.name, "trigger", "", "skipped",
           "schedule '" + schedule.written + "' not imported: pass schedules => true"};

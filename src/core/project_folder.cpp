@@ -47,10 +47,12 @@ std::vector<std::string> Components(const std::string& relative) {
   return out;
 }
 
+// `s` in double quotes, for messages.
 std::string Quoted(const std::string& s) { return "\"" + s + "\""; }
 
 }  // namespace
 
+// Resolves the folder once (the caller named it, links and all), then keeps its descriptor.
 ProjectFolder::ProjectFolder(const std::string& dir, size_t max_file_bytes)
     : max_file_bytes_(max_file_bytes) {
   char resolved[PATH_MAX];
@@ -63,10 +65,12 @@ ProjectFolder::ProjectFolder(const std::string& dir, size_t max_file_bytes)
   name_ = path_.substr(path_.find_last_of('/') + 1);
 }
 
+// Closes the folder's descriptor.
 ProjectFolder::~ProjectFolder() {
   if (fd_ >= 0) close(fd_);
 }
 
+// Checked on the text alone, before anything is opened.
 std::string ProjectFolder::PathProblem(const std::string& relative) {
   if (relative.empty()) return "it is empty";
   if (relative[0] == '/') return "it is an absolute path";
@@ -78,6 +82,7 @@ std::string ProjectFolder::PathProblem(const std::string& relative) {
   return "";
 }
 
+// One openat per component, each without following a link.
 int ProjectFolder::Open(const std::string& relative, int flags) const {
   if (!PathProblem(relative).empty()) {
     errno = EXDEV;
@@ -105,6 +110,7 @@ int ProjectFolder::Open(const std::string& relative, int flags) const {
   return fd;
 }
 
+// Opened by Open, checked by fstat, read up to the bound.
 std::optional<std::string> ProjectFolder::Read(const std::string& relative) const {
   std::string problem = PathProblem(relative);
   if (!problem.empty())
@@ -152,6 +158,7 @@ std::optional<std::string> ProjectFolder::Read(const std::string& relative) cons
   return text;
 }
 
+// Opened by Open as a path only.
 bool ProjectFolder::Exists(const std::string& relative) const {
   // (O_PATH with O_NOFOLLOW opens a link itself: fstat tells it apart)
   Fd file(Open(relative, O_PATH));
@@ -159,6 +166,7 @@ bool ProjectFolder::Exists(const std::string& relative) const {
   return file.get() >= 0 && fstat(file.get(), &st) == 0 && !S_ISLNK(st.st_mode);
 }
 
+// Listed from the folder's descriptor; each entry is looked at without following it.
 std::vector<std::string> ProjectFolder::SubFolders(const std::string& relative,
                                                    std::vector<std::string>* links) const {
   std::vector<std::string> out;
