@@ -309,10 +309,11 @@ std::string BlockTypeProblem(const std::string& type) {
 }
 
 // Converts one block (already named) in place: language, file, SQL or Python, target; sets
-// b->refused when it cannot run here.
+// b->refused when it cannot run here. *budget is what the pipeline's files may still add up to
+// (a pipeline is bounded as a pipeline file is, however many blocks share one big file).
 void ConvertBlock(const ProjectFolder& project, MageBlock* b, const std::string& metadata_path,
                   const std::vector<std::string>& upstream,
-                  const std::vector<std::pair<std::string, std::string>>& names) {
+                  const std::vector<std::pair<std::string, std::string>>& names, size_t* budget) {
   YAML::Node& node = b->node;
   const std::string label = "block " + Quoted(b->uuid);
   if (std::string why = BlockTypeProblem(b->type); !why.empty()) {
@@ -415,6 +416,13 @@ void ConvertBlock(const ProjectFolder& project, MageBlock* b, const std::string&
       b->refused = label + " has no file: " + path + " does not exist in the project folder";
       return;
     }
+    if (text && text->size() > *budget) {
+      b->refused = label + "'s file " + path + " (" + std::to_string(text->size()) +
+                   " bytes) takes its pipeline over the limit of " + std::to_string(project.max_file_bytes()) +
+                   " bytes for metadata.yaml and the block files together (pipeline.max_pipeline_size)";
+      return;
+    }
+    if (text) *budget -= text->size();
   }
   if (language == "python") {
     if (text) {
@@ -645,6 +653,7 @@ MagePipeline ConvertMagePipeline(const ProjectFolder& project, const std::string
     }
   std::vector<std::pair<std::string, std::string>> names;
   for (const auto& b : blocks) names.push_back({b.uuid, b.name});
+  size_t budget = project.max_file_bytes() - std::min(project.max_file_bytes(), text->size());
   // Then converted, links renamed.
   YAML::Node kept(YAML::NodeType::Sequence);
   for (auto& b : blocks) {
@@ -657,7 +666,7 @@ MagePipeline ConvertMagePipeline(const ProjectFolder& project, const std::string
       for (const auto& u : up)
         if (u.IsScalar()) upstream.push_back(u.Scalar());
     try {
-      ConvertBlock(project, &b, p.metadata_path, upstream, names);
+      ConvertBlock(project, &b, p.metadata_path, upstream, names, &budget);
     } catch (const Error& e) {
       b.refused = "block \"" + b.uuid + "\": " + e.message();
     }

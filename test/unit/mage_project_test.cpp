@@ -319,6 +319,20 @@ TEST(MageProject, FilesOutsideTheFolderAreNeverRead) {
             "block \"big\": \"data_loaders/big.py\" is 2048 bytes, more than the limit of 1024 bytes");
 }
 
+TEST(MageProject, APipelineIsBoundedAsAPipelineFileIsHoweverManyBlocksShareAFile) {
+  TempProject project;
+  project.Write("data_loaders/big.py", std::string(600, '#'));
+  std::string metadata = "blocks:\n";
+  for (int i = 0; i < 3; ++i)
+    metadata += "- {uuid: b" + std::to_string(i) + ", type: data_loader, language: python, configuration: {file_path: data_loaders/big.py}}\n";
+  project.Write("pipelines/p/metadata.yaml", metadata);
+  ProjectFolder folder(project.dir(), 1024);
+  MagePipeline p = ConvertMagePipeline(folder, "p", YamlLimits{});
+  EXPECT_EQ(p.pipeline_row.reason,
+            "block \"b1\"'s file data_loaders/big.py (600 bytes) takes its pipeline over the limit of 1024 bytes for "
+            "metadata.yaml and the block files together (pipeline.max_pipeline_size); and 1 more (see the block rows)");
+}
+
 TEST(MageProject, ValidationErrorsNameTheUsersFilesLinesAndColumns) {
   TempProject project;
   project.Write("transformers/t.sql", "SELECT 1 AS n\nUNION ALL SELECT n FROM {{ other\n");
