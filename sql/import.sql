@@ -47,6 +47,16 @@ SELECT key, value FROM pipeline.profiles, jsonb_each(settings) WHERE project = '
 -- schedules => true schedules the daily trigger; here pg_cron is not in this database
 SELECT pipeline, block, outcome, reason FROM pipeline.import_project(:'mixed', schedules => true) WHERE kind = 'trigger';
 
+-- A loader written with source: and an exporter publishing its one upstream need no block
+-- files; the three run as one COPY.
+\getenv http_port PGPIPE_HTTP_PORT
+\set fused :fixtures/mage_project/fused
+SELECT pipeline, block, outcome, reason FROM pipeline.import_project(:'fused', 'fused');
+SELECT pipeline.run('taxi_fused', jsonb_build_object('files', 'http://127.0.0.1:' || :'http_port' || '/files'), 'fused') > 0 AS ran;
+SELECT count(*) AS riders, count(*) FILTER (WHERE passenger_count = 0) AS without_passengers FROM mage.riders;
+SELECT regexp_replace(message, 'in [0-9.]+ s', 'in N s') AS message FROM pipeline.run_log
+ WHERE run_id = (SELECT max(run_id) FROM pipeline.runs) AND message LIKE '%one COPY%';
+
 -- A Python project whose block files are missing: refused, saying which file.
 SELECT * FROM pipeline.import_project(:'python_project', 'python_project');
 
