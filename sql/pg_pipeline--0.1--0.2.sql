@@ -134,6 +134,26 @@ ON CONFLICT (relid) DO NOTHING;
 UPDATE pipeline.block_runs b SET output_oid = s.relid
   FROM pipeline.staging s WHERE s.run_id = b.run_id AND s.block_name = b.block_name;
 
+-- Connection profiles leave pipeline.projects, which every pipeline user reads, for a table
+-- only the project's owner reads; 0.1's projects.io_config becomes its rows.
+CREATE TABLE pipeline.profiles (
+  project   text NOT NULL REFERENCES pipeline.projects (name) ON UPDATE CASCADE ON DELETE CASCADE,
+  profile   text NOT NULL CHECK (profile ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$'),
+  settings  jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(settings) = 'object'),
+  owner     regrole NOT NULL,
+  PRIMARY KEY (project, profile)
+);
+COMMENT ON TABLE pipeline.profiles IS 'connection profiles of projects (Mage''s io_config.yaml), for Python blocks; only roles with the privileges of the project''s owner read them';
+COMMENT ON COLUMN pipeline.profiles.project IS 'the project';
+COMMENT ON COLUMN pipeline.profiles.profile IS 'the profile''s name, as blocks name it (ConfigFileLoader(path, ''dev''))';
+COMMENT ON COLUMN pipeline.profiles.settings IS 'its settings (POSTGRES_HOST, ...); "pg_pipeline_remote": true points a Postgres profile at that server instead of this database';
+COMMENT ON COLUMN pipeline.profiles.owner IS 'the project''s owner when the profile was set: only roles with its privileges read the row or get it in their runs';
+INSERT INTO pipeline.profiles (project, profile, settings, owner)
+SELECT p.name, e.key, e.value, p.owner
+  FROM pipeline.projects p, jsonb_each(p.io_config) AS e
+ WHERE jsonb_typeof(e.value) = 'object' AND e.key ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$';
+ALTER TABLE pipeline.projects DROP COLUMN io_config;
+
 -- Versions pin the shared blocks they use, at the definition they have now (a 0.1 spec already
 -- holds the definition resolved at registration; runs execute that).
 UPDATE pipeline.pipeline_versions v
@@ -149,6 +169,22 @@ UPDATE pipeline.pipeline_versions v
 -------------------------------------------------------------------------------------------------
 -- Functions: those that write become C functions that act as the calling role
 -------------------------------------------------------------------------------------------------
+
+DROP FUNCTION pipeline.import_project(text, text);
+CREATE FUNCTION pipeline.import_project(dir text, project text DEFAULT NULL, schedules boolean DEFAULT false)
+RETURNS TABLE (pipeline text, block text, kind text, language text, outcome text, reason text)
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pipeline_import_project';
+COMMENT ON FUNCTION pipeline.import_project(text, text, boolean) IS
+  'import a Mage project folder pipeline by pipeline (io_config.yaml profiles, pipelines/*/metadata.yaml, SQL and Python block files, triggers.yaml schedules when schedules is true); one row per pipeline, block, chart, trigger and profile saying imported, skipped or refused, and why. Requires pg_read_server_files';
+
+CREATE FUNCTION pipeline.set_profile(project text, profile text, settings jsonb)
+RETURNS void LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'pipeline_set_profile';
+COMMENT ON FUNCTION pipeline.set_profile(text, text, jsonb) IS
+  'store (or replace) a connection profile of a project the calling role owns; {"pg_pipeline_remote": true, "POSTGRES_HOST": ...} points a Postgres profile at another server';
+
+CREATE FUNCTION pipeline.drop_profile(project text, profile text)
+RETURNS boolean LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'pipeline_drop_profile';
+COMMENT ON FUNCTION pipeline.drop_profile(text, text) IS 'remove a connection profile of a project the calling role owns; false when there was none';
 
 CREATE OR REPLACE FUNCTION pipeline.create_project(name text)
 RETURNS text LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'pipeline_create_project';
@@ -350,6 +386,7 @@ DROP POLICY own_block_attempts ON pipeline.block_attempts;
 DROP POLICY own_secrets ON pipeline.secrets;
 
 ALTER TABLE pipeline.schedules ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pipeline.profiles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pipeline.staging_schemas ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pipeline.staging ENABLE ROW LEVEL SECURITY;
 
@@ -367,6 +404,7 @@ CREATE POLICY read_run_log ON pipeline.run_log FOR SELECT
 CREATE POLICY read_block_attempts ON pipeline.block_attempts FOR SELECT
   USING (EXISTS (SELECT FROM pipeline.runs r WHERE r.run_id = block_attempts.run_id));
 CREATE POLICY read_secrets ON pipeline.secrets FOR SELECT USING (owner = current_user::regrole);
+CREATE POLICY read_profiles ON pipeline.profiles FOR SELECT USING (pg_has_role(owner, 'USAGE'));
 CREATE POLICY read_schedules ON pipeline.schedules FOR SELECT USING (pg_has_role(owner, 'USAGE'));
 CREATE POLICY read_staging_schemas ON pipeline.staging_schemas FOR SELECT USING (pg_has_role(role, 'USAGE'));
 CREATE POLICY read_staging ON pipeline.staging FOR SELECT USING (pg_has_role(owner, 'USAGE'));
@@ -393,7 +431,8 @@ REVOKE ALL ON SCHEMA pipeline_staging FROM PUBLIC, pipeline_user;
 GRANT USAGE ON SCHEMA pipeline TO pipeline_user;
 GRANT SELECT ON ALL TABLES IN SCHEMA pipeline TO pipeline_user;
 GRANT EXECUTE ON FUNCTION
-  pipeline.register(text, text), pipeline.create_project(text), pipeline.import_project(text, text),
+  pipeline.register(text, text), pipeline.create_project(text), pipeline.import_project(text, text, boolean),
+  pipeline.set_profile(text, text, jsonb), pipeline.drop_profile(text, text),
   pipeline.dag(text, text, text), pipeline.validate(text), pipeline.drop_pipeline(text, text),
   pipeline.run(text, jsonb, text), pipeline.trigger(text, jsonb, text), pipeline.wait(bigint, interval),
   pipeline.cancel(bigint), pipeline.retry(bigint),
@@ -416,6 +455,7 @@ SELECT pipeline.enable_python() FROM pg_catalog.pg_extension WHERE extname = 'pl
 -------------------------------------------------------------------------------------------------
 
 SELECT pg_catalog.pg_extension_config_dump('pipeline.schedules', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.profiles', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('pipeline.schedules', 'schedule_id'), '');
 
 CREATE EVENT TRIGGER pipeline_drop_extension ON ddl_command_start

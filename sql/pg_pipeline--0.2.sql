@@ -56,14 +56,12 @@ CREATE TABLE pipeline.projects (
   name        text PRIMARY KEY CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_]{0,62}$'),
   owner       regrole NOT NULL DEFAULT current_user::regrole,
   source_dir  text,
-  io_config   jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(io_config) = 'object'),
   created_at  timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE pipeline.projects IS 'namespaces of pipelines, shared blocks and connection profiles; "default" always exists';
 COMMENT ON COLUMN pipeline.projects.name IS 'project name, an identifier';
 COMMENT ON COLUMN pipeline.projects.owner IS 'role that created the project';
 COMMENT ON COLUMN pipeline.projects.source_dir IS 'server directory the project was imported from (Mage layout), if any';
-COMMENT ON COLUMN pipeline.projects.io_config IS 'Mage io_config.yaml as JSON: connection profiles';
 COMMENT ON COLUMN pipeline.projects.created_at IS 'when the project was created';
 INSERT INTO pipeline.projects (name, owner) VALUES ('default', current_user::regrole);
 
@@ -285,6 +283,21 @@ COMMENT ON COLUMN pipeline.secrets.owner IS 'role the secret belongs to';
 COMMENT ON COLUMN pipeline.secrets.name IS 'the name templates use';
 COMMENT ON COLUMN pipeline.secrets.value IS 'the secret';
 
+-- Connection profiles (Mage's io_config.yaml): they hold passwords, so only roles with the
+-- privileges of the project's owner read them (pipeline.projects is readable by every user).
+CREATE TABLE pipeline.profiles (
+  project   text NOT NULL REFERENCES pipeline.projects (name) ON UPDATE CASCADE ON DELETE CASCADE,
+  profile   text NOT NULL CHECK (profile ~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$'),
+  settings  jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(settings) = 'object'),
+  owner     regrole NOT NULL,
+  PRIMARY KEY (project, profile)
+);
+COMMENT ON TABLE pipeline.profiles IS 'connection profiles of projects (Mage''s io_config.yaml), for Python blocks; only roles with the privileges of the project''s owner read them';
+COMMENT ON COLUMN pipeline.profiles.project IS 'the project';
+COMMENT ON COLUMN pipeline.profiles.profile IS 'the profile''s name, as blocks name it (ConfigFileLoader(path, ''dev''))';
+COMMENT ON COLUMN pipeline.profiles.settings IS 'its settings (POSTGRES_HOST, ...); "pg_pipeline_remote": true points a Postgres profile at that server instead of this database';
+COMMENT ON COLUMN pipeline.profiles.owner IS 'the project''s owner when the profile was set: only roles with its privileges read the row or get it in their runs';
+
 CREATE TABLE pipeline.schedules (
   schedule_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   pipeline_id  bigint NOT NULL UNIQUE REFERENCES pipeline.pipelines ON DELETE CASCADE,
@@ -397,10 +410,20 @@ CREATE FUNCTION pipeline.create_project(name text)
 RETURNS text LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'pipeline_create_project';
 COMMENT ON FUNCTION pipeline.create_project(text) IS 'create an empty project owned by the calling role';
 
-CREATE FUNCTION pipeline.import_project(dir text, project text DEFAULT NULL)
-RETURNS SETOF text LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pipeline_import_project';
-COMMENT ON FUNCTION pipeline.import_project(text, text) IS
-  'import a Mage project folder (io_config.yaml, pipelines/*/metadata.yaml, SQL block files); returns the pipelines registered. Requires pg_read_server_files';
+CREATE FUNCTION pipeline.import_project(dir text, project text DEFAULT NULL, schedules boolean DEFAULT false)
+RETURNS TABLE (pipeline text, block text, kind text, language text, outcome text, reason text)
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pipeline_import_project';
+COMMENT ON FUNCTION pipeline.import_project(text, text, boolean) IS
+  'import a Mage project folder pipeline by pipeline (io_config.yaml profiles, pipelines/*/metadata.yaml, SQL and Python block files, triggers.yaml schedules when schedules is true); one row per pipeline, block, chart, trigger and profile saying imported, skipped or refused, and why. Requires pg_read_server_files';
+
+CREATE FUNCTION pipeline.set_profile(project text, profile text, settings jsonb)
+RETURNS void LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'pipeline_set_profile';
+COMMENT ON FUNCTION pipeline.set_profile(text, text, jsonb) IS
+  'store (or replace) a connection profile of a project the calling role owns; {"pg_pipeline_remote": true, "POSTGRES_HOST": ...} points a Postgres profile at another server';
+
+CREATE FUNCTION pipeline.drop_profile(project text, profile text)
+RETURNS boolean LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'pipeline_drop_profile';
+COMMENT ON FUNCTION pipeline.drop_profile(text, text) IS 'remove a connection profile of a project the calling role owns; false when there was none';
 
 CREATE FUNCTION pipeline.dag(name text, format text DEFAULT 'mermaid', project text DEFAULT 'default')
 RETURNS text LANGUAGE c STABLE STRICT AS 'MODULE_PATHNAME', 'pipeline_dag';
@@ -590,6 +613,7 @@ ALTER TABLE pipeline.block_runs ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pipeline.run_log ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pipeline.block_attempts ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pipeline.secrets ENABLE ROW LEVEL SECURITY;
+ALTER TABLE pipeline.profiles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pipeline.schedules ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pipeline.staging_schemas ENABLE ROW LEVEL SECURITY;
 ALTER TABLE pipeline.staging ENABLE ROW LEVEL SECURITY;
@@ -610,6 +634,8 @@ CREATE POLICY read_block_attempts ON pipeline.block_attempts FOR SELECT
   USING (EXISTS (SELECT FROM pipeline.runs r WHERE r.run_id = block_attempts.run_id));
 -- A secret is its owner's alone: not even roles with its privileges read it.
 CREATE POLICY read_secrets ON pipeline.secrets FOR SELECT USING (owner = current_user::regrole);
+-- A project's profiles hold its passwords: roles with the privileges of its owner only.
+CREATE POLICY read_profiles ON pipeline.profiles FOR SELECT USING (pg_has_role(owner, 'USAGE'));
 CREATE POLICY read_schedules ON pipeline.schedules FOR SELECT USING (pg_has_role(owner, 'USAGE'));
 CREATE POLICY read_staging_schemas ON pipeline.staging_schemas FOR SELECT USING (pg_has_role(role, 'USAGE'));
 CREATE POLICY read_staging ON pipeline.staging FOR SELECT USING (pg_has_role(owner, 'USAGE'));
@@ -621,7 +647,8 @@ REVOKE ALL ON SCHEMA pipeline_staging FROM PUBLIC;
 GRANT USAGE ON SCHEMA pipeline TO pipeline_user;
 GRANT SELECT ON ALL TABLES IN SCHEMA pipeline TO pipeline_user;
 GRANT EXECUTE ON FUNCTION
-  pipeline.register(text, text), pipeline.create_project(text), pipeline.import_project(text, text),
+  pipeline.register(text, text), pipeline.create_project(text), pipeline.import_project(text, text, boolean),
+  pipeline.set_profile(text, text, jsonb), pipeline.drop_profile(text, text),
   pipeline.dag(text, text, text), pipeline.validate(text), pipeline.drop_pipeline(text, text),
   pipeline.run(text, jsonb, text), pipeline.trigger(text, jsonb, text), pipeline.wait(bigint, interval),
   pipeline.cancel(bigint), pipeline.retry(bigint),
@@ -654,6 +681,7 @@ SELECT pg_catalog.pg_extension_config_dump('pipeline.block_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.run_log', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.block_attempts', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.secrets', '');
+SELECT pg_catalog.pg_extension_config_dump('pipeline.profiles', '');
 SELECT pg_catalog.pg_extension_config_dump('pipeline.schedules', '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('pipeline.pipelines', 'pipeline_id'), '');
 SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('pipeline.blocks', 'block_id'), '');

@@ -79,8 +79,8 @@ SELECT pg_temp.error_of($$SELECT pipeline.register(E'name: bob_override\nblocks:
 SELECT pipeline.register(E'name: bob_uses\nblocks:\n  - {name: alice_block, shared: true}\n  - {name: t, type: transformer, upstream: [alice_block], sql: "select * from {{ alice_block }}"}\n', 'shop');
 SELECT pipeline.create_project('bobs_project');
 SELECT name, owner FROM pipeline.projects ORDER BY name;
-SELECT pg_temp.error_of($$UPDATE pipeline.projects SET io_config = '{"stolen": true}' WHERE name = 'shop'$$);
-SELECT io_config FROM pipeline.projects WHERE name = 'shop';
+SELECT pg_temp.error_of($$UPDATE pipeline.projects SET source_dir = '/tmp/stolen' WHERE name = 'shop'$$);
+SELECT source_dir FROM pipeline.projects WHERE name = 'shop';
 SET ROLE regress_eve;
 SELECT pg_temp.error_of($$SELECT pipeline.register(E'name: eve\nblocks:\n  - {name: one, type: data_loader, sql: select 1}\n')$$);
 SELECT pg_temp.error_of($$SELECT * FROM pipeline.pipelines$$);

@@ -7,7 +7,8 @@ Writing: int and bool columns (plain or nullable) go as 'i' and 'b', floats as '
 NULL, datetime64 as 't' and tz-aware ones as 'z' (microseconds, rounded to the nearest like
 Postgres's input does), any other column as 's': str() of each value, None/NaN/NA/NaT as NULL.
 Reading gives the dtypes of dtypes.pandas_kind: Int64, float64, boolean, datetime64[ns],
-datetime64[ns, UTC], and object columns of strings with NaN for NULL, as read_csv would.
+datetime64[ns, UTC], object columns of datetime.date for date columns (they travel as
+timestamps), and object columns of strings with NaN for NULL, as read_csv would.
 """
 
 import codecs
@@ -234,4 +235,8 @@ def frame_from_chunks(chunks, columns, encoding='utf-8', expected_rows=0):
         frame = pd.DataFrame({i: pd.Series([], dtype=dtypes.pandas_kind(t)) for i, (_, t) in enumerate(columns)})
         frame.columns = names
         return frame
-    return builder.frame(names)
+    frame = builder.frame(names)
+    for i, (_, pg_type) in enumerate(columns):
+        if dtypes.is_date(pg_type):
+            frame.isetitem(i, dtypes.as_dates(frame.iloc[:, i]))
+    return frame

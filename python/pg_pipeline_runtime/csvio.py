@@ -100,6 +100,9 @@ def read_frame(source, columns, null):
                         na_values=[null], true_values=['t'], false_values=['f'])
     for name in utc:
         frame[name] = pd.to_datetime(frame[name], utc=True)
+    for name, pg_type in columns:
+        if dtypes.is_date(pg_type) and not frame.empty:
+            frame[name] = dtypes.as_dates(frame[name])
     if frame.empty and len(frame.columns) == len(columns):
         frame = frame.astype({n: dtypes.pandas_kind(t) for n, t in columns})
     return frame

@@ -3,8 +3,11 @@
 DataFrame -> Postgres uses the YAML loader's table (src/core/dtypes.cpp), so a column typed
 'Int64' in a Mage loader becomes bigint whichever way it is loaded. Postgres -> pandas is the
 reverse used when a block's upstream relation is read: integers -> Int64, floating and numeric
--> float64, boolean -> boolean, timestamp and date -> datetime64[ns], timestamptz ->
-datetime64[ns, UTC], everything else -> object (strings as Postgres prints them).
+-> float64, boolean -> boolean, timestamp -> datetime64[ns], timestamptz -> datetime64[ns, UTC],
+date -> object columns of datetime.date (None for NULL: what a Mage block gets from the block
+before it, which Mage passes on as parquet, or from read_sql; so a date column a transformer
+derives with .dt.date is still a date column when the next block exports it), everything else
+-> object (strings as Postgres prints them).
 """
 
 import re
@@ -71,8 +74,21 @@ def pandas_kind(pg_type):
         return 'float64'
     if t == 'boolean':
         return 'boolean'
-    if t in ('timestamp without time zone', 'date'):
+    if t == 'timestamp without time zone':
         return 'datetime64[ns]'
     if t == 'timestamp with time zone':
         return 'datetime64[ns, UTC]'
     return 'object'
+
+
+def is_date(pg_type):
+    """Whether a Postgres column type is date (read as datetime.date objects)."""
+    return base_type(pg_type) == 'date'
+
+
+def as_dates(series):
+    """A column of timestamps (or their text) as an object column of datetime.date, None for NULL."""
+    stamps = pd.to_datetime(series)
+    dates = stamps.dt.date.to_numpy(dtype=object)
+    dates[stamps.isna().to_numpy()] = None
+    return pd.Series(dates, index=series.index, dtype=object, name=series.name)

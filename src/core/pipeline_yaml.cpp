@@ -27,12 +27,38 @@ namespace pgpipe::core {
 
 namespace {
 
+// The file the nodes being parsed were read from, when it is not the pipeline file itself (a
+// Mage metadata.yaml being imported): set for the length of one parse by FileScope, so that
+// every position recorded and every error raised names it. (One parse runs on one thread.)
+thread_local const std::string* g_file_name = nullptr;
+
+// Sets g_file_name for its lifetime.
+class FileScope {
+ public:
+  explicit FileScope(const std::string& name) : saved_(g_file_name) { g_file_name = &name; }
+  ~FileScope() { g_file_name = saved_; }
+  FileScope(const FileScope&) = delete;
+  FileScope& operator=(const FileScope&) = delete;
+
+ private:
+  const std::string* saved_;
+};
+
 // The node's 1-based position, or line 0 when it has none.
 Position At(const YAML::Node& node) {
   if (!node.IsDefined()) return {};
   YAML::Mark mark = node.Mark();
   if (mark.is_null()) return {};
-  return {mark.line + 1, mark.column + 1};
+  return {mark.line + 1, mark.column + 1, g_file_name ? *g_file_name : std::string()};
+}
+
+// LocateScalar, its positions naming the file being parsed.
+TextPosition Locate(const std::string& file, const YAML::Node& node) {
+  TextPosition out = LocateScalar(file, node);
+  if (g_file_name == nullptr || out.start.line == 0) return out;
+  out.start.file = *g_file_name;
+  for (auto& run : out.runs) run.at.file = *g_file_name;
+  return out;
 }
 
 // True when `node` maps `key` to a scalar (safe on missing keys, unlike Node::IsScalar).
@@ -282,7 +308,7 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block, const s
   } else {
     s.url = r.Required("url");
   }
-  s.url_at = LocateScalar(file, r.Get("url"));
+  s.url_at = Locate(file, r.Get("url"));
   if (s.urls.empty()) CheckUrlScheme(s.url, r.Get("url"), "url of block \"" + block + "\"");
   s.optional_columns = r.Names("optional_columns");
   s.na_values = r.Names("na_values");
@@ -467,7 +493,7 @@ TestSpec ParseTest(const YAML::Node& node, const std::string& block, const std::
   t.kind = present[0];
   if (t.kind == "assert" || t.kind == "expression") {
     t.sql = r.Required(t.kind.c_str());
-    t.sql_at = LocateScalar(file, r.Get(t.kind.c_str()));
+    t.sql_at = Locate(file, r.Get(t.kind.c_str()));
   } else if (t.kind == "not_null" || t.kind == "unique") {
     t.columns = r.Names(t.kind.c_str());
     if (t.columns.empty())
@@ -532,6 +558,7 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, const std::string& fi
   // Mage's retry_config means what our retry means.
   std::vector<std::string> allowed = keys;
   allowed.push_back("retry_config");
+  const size_t notices_before = notices ? notices->size() : 0;
   MapReader r(node, label, allowed, mage_keys, notices);
   BlockSpec b;
   b.where = At(node);
@@ -590,7 +617,7 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, const std::string& fi
   b.upstream = r.Names(r.Has("upstream") ? "upstream" : "upstream_blocks", &b.upstream_at);
   b.downstream = r.Names("downstream_blocks", &b.downstream_at);
   b.sql = r.Str("sql");
-  b.sql_at = LocateScalar(file, r.Get("sql"));
+  b.sql_at = Locate(file, r.Get("sql"));
   if (r.Has("source")) b.source = ParseSource(r.Get("source"), b.name, file);
   if (r.Has("target")) b.target = ParseTarget(r.Get("target"), b.name);
   if (r.Has("tests")) {
@@ -607,18 +634,25 @@ BlockSpec ParseBlock(const YAML::Node& node, size_t index, const std::string& fi
   b.timeout_s = r.Seconds("timeout", 0);
   b.materialize = r.Has("materialize") ? r.Choice("materialize", "view", {"view", "table"}) : "";
   b.sensor_url = r.Str("url");
-  b.sensor_url_at = LocateScalar(file, r.Get("url"));
+  b.sensor_url_at = Locate(file, r.Get("url"));
   CheckUrlScheme(b.sensor_url, r.Get("url"), "url of " + label);
   b.interval_s = r.Seconds("interval", 0);
   b.on_success = r.Str("on_success");
-  b.on_success_at = LocateScalar(file, r.Get("on_success"));
+  b.on_success_at = Locate(file, r.Get("on_success"));
   b.on_failure = r.Str("on_failure");
-  b.on_failure_at = LocateScalar(file, r.Get("on_failure"));
+  b.on_failure_at = Locate(file, r.Get("on_failure"));
   b.trigger_rule = r.Choice("trigger_rule", "all_success", TriggerRuleNames());
   b.python = r.Str("python");
   b.file = r.Str("file");
   // Mage's block configuration means something only to Python blocks (ignored on SQL ones).
-  if (b.language == "python" && r.Has("configuration")) b.configuration_json = YamlToJson(r.Get("configuration"));
+  if (b.language == "python" && r.Has("configuration")) {
+    b.configuration_json = YamlToJson(r.Get("configuration"));
+    // (so it is not named as ignored, unless an earlier block had it ignored)
+    if (notices)
+      notices->erase(std::remove(notices->begin() + static_cast<std::ptrdiff_t>(notices_before), notices->end(),
+                                 std::string("configuration")),
+                     notices->end());
+  }
   b.compiled_from = r.Str("compiled_from");
   if (r.Has("rename_columns")) {
     YAML::Node steps = r.Get("rename_columns");
@@ -652,16 +686,17 @@ PipelineSettings ParseSettings(const YAML::Node& node, const std::string& file) 
   s.overlap = r.Choice("overlap", "queue", {"queue", "skip"});
   s.timeout_s = r.Seconds("timeout", 0);
   s.webhook_url = r.Str("webhook_url");
-  s.webhook_url_at = LocateScalar(file, r.Get("webhook_url"));
+  s.webhook_url_at = Locate(file, r.Get("webhook_url"));
   CheckUrlScheme(s.webhook_url, r.Get("webhook_url"), "webhook_url of the pipeline");
   return s;
 }
 
 }  // namespace
 
-// Bounded load, then the pipeline's keys, variables, settings and each block.
-PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml, const YamlLimits& limits) {
-  YAML::Node root = LoadBoundedYaml(yaml, limits, "the pipeline file");
+namespace {
+
+// The pipeline's keys, variables, settings and each block, from the tree loaded from `yaml`.
+PipelineSpec ParseRoot(const YAML::Node& root, const std::string& yaml, const YamlLimits& limits) {
   if (!root.IsDefined() || root.IsNull())
     throw Error(sqlstate::kInvalidParameterValue, "the pipeline file is empty");
   PipelineSpec spec;
@@ -711,6 +746,20 @@ PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml, const YamlLim
     spec.blocks.push_back(ParseBlock(block, index++, yaml, &spec.notices));
   }
   return spec;
+}
+
+}  // namespace
+
+// Bounded load, then the tree.
+PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml, const YamlLimits& limits) {
+  return ParseRoot(LoadBoundedYaml(yaml, limits, "the pipeline file"), yaml, limits);
+}
+
+// The tree, its positions naming `file_name`.
+PipelineSpec ParsePipelineNodeUnvalidated(const YAML::Node& root, const std::string& text,
+                                          const std::string& file_name, const YamlLimits& limits) {
+  FileScope scope(file_name);
+  return ParseRoot(root, text, limits);
 }
 
 // The options object as a source without url ("{}" when empty).

@@ -7,6 +7,10 @@
 #include "core/spec.hpp"
 #include "core/yaml_load.hpp"
 
+namespace YAML {
+class Node;
+}
+
 namespace pgpipe::core {
 
 // Every parser below loads its text with LoadBoundedYaml under `limits` (src/pg passes
@@ -19,6 +23,13 @@ PipelineSpec ParsePipelineYaml(const std::string& yaml, const YamlLimits& limits
 // Parses without the semantic checks of validate.hpp (for tools that patch a spec first, such
 // as the Mage project importer, which fills in SQL from block files).
 PipelineSpec ParsePipelineYamlUnvalidated(const std::string& yaml, const YamlLimits& limits = {});
+
+// Parses a pipeline from an already loaded (and bounded) YAML tree whose nodes were read from
+// `text`, the file named `file_name` ("pipelines/x/metadata.yaml"): every position it records
+// and every error it raises names that file. Nodes added to the tree after loading have no
+// position. For the Mage importer, which edits a metadata.yaml tree before parsing it.
+PipelineSpec ParsePipelineNodeUnvalidated(const YAML::Node& root, const std::string& text,
+                                          const std::string& file_name, const YamlLimits& limits);
 
 // Parses pipeline.load_csv's options (JSON, read as the YAML subset it is): the keys of a
 // loader's source, without url, plus create.

@@ -48,7 +48,7 @@ TextPosition LocateScalar(const std::string& file, const YAML::Node& node) {
   if (!node.IsDefined() || !node.IsScalar()) return out;
   YAML::Mark mark = node.Mark();
   if (mark.is_null()) return out;
-  out.start = {mark.line + 1, mark.column + 1};
+  out.start = {mark.line + 1, mark.column + 1, {}};
   // yaml-cpp counts positions after a byte order mark.
   size_t bom = file.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
   Cursor c{file, static_cast<size_t>(mark.pos) + bom, mark.line + 1, mark.column + 1};
@@ -76,7 +76,7 @@ TextPosition LocateScalar(const std::string& file, const YAML::Node& node) {
     bool continues = !out.runs.empty() && out.runs.back().at.line == c.line &&
                      out.runs.back().at.column + static_cast<int>(offset - out.runs.back().offset) ==
                          c.column;
-    if (!continues) out.runs.push_back({offset, {c.line, c.column}});
+    if (!continues) out.runs.push_back({offset, {c.line, c.column, {}}});
     c.Step();
     // A single-quoted scalar writes ' as '': the second quote has no byte of its own.
     if (style == '\'' && want == '\'' && !c.AtEnd() && c.Peek() == '\'') c.Step();

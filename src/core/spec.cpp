@@ -5,9 +5,10 @@
 
 namespace pgpipe::core {
 
-// "line L, column C".
+// "line L, column C", and " of <file>" when the position is in another file.
 std::string Position::ToString() const {
-  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+  return "line " + std::to_string(line) + ", column " + std::to_string(column) +
+         (file.empty() ? "" : " of " + file);
 }
 
 // Finds the run holding `offset` and steps along its line.
@@ -18,8 +19,9 @@ Position TextPosition::At(size_t offset) const {
     size_t mid = (lo + hi) / 2;
     if (runs[mid].offset <= offset) lo = mid; else hi = mid;
   }
-  const Run& run = runs[lo];
-  return {run.at.line, run.at.column + static_cast<int>(offset - run.offset)};
+  Position at = runs[lo].at;
+  at.column += static_cast<int>(offset - runs[lo].offset);
+  return at;
 }
 
 // The YAML spelling of a block type.

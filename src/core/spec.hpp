@@ -12,11 +12,14 @@
 
 namespace pgpipe::core {
 
-// 1-based position in the pipeline file; line 0 means unknown.
+// 1-based position in the pipeline file; line 0 means unknown. An imported Mage pipeline is
+// made of several files (its metadata.yaml, its block files): `file` names the one the position
+// is in, relative to the project folder ("" for the pipeline file itself).
 struct Position {
   int line = 0;
   int column = 0;
-  std::string ToString() const;  // "line 3, column 5"
+  std::string file;
+  std::string ToString() const;  // "line 3, column 5" or "line 3, column 5 of transformers/x.sql"
 };
 
 // Where a scalar's text lies in the file, so that a byte offset inside the text (a template

@@ -47,9 +47,10 @@ class Obj {
   std::string out_ = "{";
 };
 
-// {"line":L,"column":C}.
+// {"line":L,"column":C}, with "file" when the position is in another file than the pipeline's.
 std::string PositionJson(const Position& p) {
-  return "{\"line\":" + std::to_string(p.line) + ",\"column\":" + std::to_string(p.column) + "}";
+  return "{\"line\":" + std::to_string(p.line) + ",\"column\":" + std::to_string(p.column) +
+         (p.file.empty() ? "" : ",\"file\":" + JsonString(p.file)) + "}";
 }
 
 // A loader's source, every field written (defaults included).

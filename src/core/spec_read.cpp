@@ -61,7 +61,7 @@ class Obj {
   Position Where() const {
     if (!Has("position")) return {};
     Obj p(node_["position"], where_ + ".position");
-    return {static_cast<int>(p.Num("line")), static_cast<int>(p.Num("column"))};
+    return {static_cast<int>(p.Num("line")), static_cast<int>(p.Num("column")), p.Str("file")};
   }
 
  private:

@@ -5,7 +5,7 @@ SELECT plan(24);
 
 SELECT tables_are('pipeline',
   ARRAY['projects', 'pipelines', 'pipeline_versions', 'blocks', 'runs', 'block_runs', 'run_log',
-        'block_attempts', 'secrets', 'schedules', 'staging_schemas', 'staging'],
+        'block_attempts', 'secrets', 'profiles', 'schedules', 'staging_schemas', 'staging'],
   'the catalog has exactly its tables');
 
 SELECT is(
@@ -22,7 +22,7 @@ SELECT is(
 
 SELECT is(
   (SELECT array_length(extconfig, 1) FROM pg_extension WHERE extname = 'pg_pipeline'),
-  16, 'ten tables and six sequences are dumped with user data (staging is not)');
+  17, 'eleven tables and six sequences are dumped with user data (staging is not)');
 SELECT is(
   (SELECT extcondition[array_position(extconfig, 'pipeline.projects'::regclass)]
      FROM pg_extension WHERE extname = 'pg_pipeline'),

@@ -6,6 +6,7 @@ equal to the NULL string is NULL), and the server's writing rule by server_csv (
 src/pg/python/bridge.cpp writes: quote a value that is empty, equals the marker or holds
 , " CR LF). test/python/run_in_server.sh runs the real thing."""
 
+import datetime
 import io
 import math
 import unittest
@@ -137,7 +138,9 @@ class ReadTest(unittest.TestCase):
         frame = csvio.read_frame(csvio.ChunkReader(pieces), columns, null)
         self.assertEqual([str(t) for t in frame.dtypes],
                          ['object', 'Int64', 'float64', 'boolean', 'datetime64[ns]',
-                          'datetime64[ns, UTC]', 'datetime64[ns]', 'float64'])
+                          'datetime64[ns, UTC]', 'object', 'float64'])
+        self.assertEqual(frame['d'][0], datetime.date(2021, 1, 2))
+        self.assertIsNone(frame['d'][1])
         self.assertEqual([None if pd.isna(v) else v for v in frame['t']], TEXTS)
         self.assertTrue(frame.iloc[1, 1:].isna().all())
         self.assertEqual(list(frame['b'][:3]), [True, pd.NA, False])

@@ -51,14 +51,24 @@ class PostgresToPandasTest(unittest.TestCase):
         cases = {
             'Int64': ['bigint', 'integer', 'smallint'],
             'float64': ['double precision', 'real', 'numeric', 'numeric(10,2)'],
-            'object': ['text', 'character varying(20)', 'jsonb', 'uuid', 'integer[]', 'interval'],
+            'object': ['text', 'character varying(20)', 'jsonb', 'uuid', 'integer[]', 'interval', 'date'],
             'boolean': ['boolean'],
-            'datetime64[ns]': ['timestamp without time zone', 'timestamp(3) without time zone', 'date'],
+            'datetime64[ns]': ['timestamp without time zone', 'timestamp(3) without time zone'],
             'datetime64[ns, UTC]': ['timestamp with time zone'],
         }
         for kind, pg_types in cases.items():
             for pg_type in pg_types:
                 self.assertEqual(dtypes.pandas_kind(pg_type), kind, pg_type)
+
+
+class DatesTest(unittest.TestCase):
+
+    def test_date_columns_are_datetime_dates_and_none(self):
+        read = dtypes.as_dates(pd.Series(pd.to_datetime(['2020-10-01 00:00', None])))
+        self.assertEqual(read.tolist(), [datetime.date(2020, 10, 1), None])
+        self.assertEqual(dtypes.pg_type_for(read), 'date')  # so exporting it again makes a date column
+        self.assertEqual(dtypes.as_dates(pd.Series(['2020-12-31', None], dtype=object)).tolist(),
+                         [datetime.date(2020, 12, 31), None])
 
 
 if __name__ == '__main__':

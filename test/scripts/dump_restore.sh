@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# User rows of the catalog survive pg_dump and pg_restore: projects, pipelines with all their
+# User rows of the catalog survive pg_dump and pg_restore: projects and their profiles, pipelines with all their
 # versions, shared and local blocks, runs; identity sequences continue past restored ids.
 # Runs against the cluster of scripts/test.sh (PGHOST/PGPORT/PGUSER set by scripts/lib.sh).
 set -euo pipefail
@@ -13,6 +13,7 @@ SELECT pipeline.register(:'taxi');
 SELECT pipeline.register(replace(:'taxi', 'Load a month', 'Load one month'));
 SELECT pipeline.create_project('shop');
 SELECT pipeline.register(E'name: orders\nblocks:\n  - {name: today, type: data_loader, shared: true, sql: select 1 as n}\n', 'shop');
+SELECT pipeline.set_profile('shop', 'dev', '{"pg_pipeline_remote": true, "POSTGRES_HOST": "db", "POSTGRES_DBNAME": "shop", "POSTGRES_USER": "u"}');
 INSERT INTO pipeline.runs (pipeline_id, version) SELECT pipeline_id, 1 FROM pipeline.pipelines;
 INSERT INTO pipeline.run_log (run_id, message) SELECT run_id, 'hello from before the dump' FROM pipeline.runs;
 SQL
@@ -22,7 +23,8 @@ fingerprint() {
       SELECT format('%s/%s/%s', project, name, description) FROM pipeline.pipelines
       UNION ALL SELECT format('%s/%s', version, md5(yaml)) FROM pipeline.pipeline_versions
       UNION ALL SELECT format('%s/%s/%s', project, name, pipeline_id IS NULL) FROM pipeline.blocks
-      UNION ALL SELECT format('%s/%s', name, io_config) FROM pipeline.projects
+      UNION ALL SELECT format('%s/%s', name, source_dir) FROM pipeline.projects
+      UNION ALL SELECT format('%s/%s/%s/%s', project, profile, settings, owner) FROM pipeline.profiles
       UNION ALL SELECT format('%s/%s', run_id, status) FROM pipeline.runs
       UNION ALL SELECT message FROM pipeline.run_log) AS t (x)"
 }

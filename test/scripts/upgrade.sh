@@ -40,6 +40,10 @@ psql_q -d $db >/dev/null <<'SQL'
 -- the staging 0.1 kept for failed run 3, and the pg_cron job of a 0.1 schedule
 CREATE UNLOGGED TABLE pipeline_staging.r3_load AS SELECT 1 AS n;
 ALTER TABLE pipeline_staging.r3_load OWNER TO u01_alice;
+-- a project imported by 0.1 with its io_config.yaml, password and all, in pipeline.projects
+INSERT INTO pipeline.projects (name, owner, source_dir, io_config)
+VALUES ('zoom01', 'u01_alice', '/srv/mage/zoom01',
+        '{"version": "0.1.1", "dev": {"POSTGRES_DBNAME": "ny_taxi", "POSTGRES_PASSWORD": "s3cret"}, "default": {}}');
 SELECT cron.schedule_in_database('pipeline:default.numbers', '0 6 * * *', $c$DO $job$ BEGIN IF to_regprocedure('pipeline._scheduled_trigger(text,text,text,jsonb)') IS NULL THEN PERFORM cron.unschedule('pipeline:default.numbers'); ELSE PERFORM pipeline._scheduled_trigger('numbers', 'default', '0 6 * * *', '{"n": 7}'::jsonb); END IF; END $job$;$c$, current_database(), 'u01_alice');
 SQL
 check "a populated 0.1 catalog" "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'pg_pipeline') = '0.1'
@@ -63,6 +67,12 @@ check "the 0.1 schedule became a schedule whose job fires it" \
 check "with PL/Python in the database, the update made Python blocks runnable, by pipeline_python only" \
   "SELECT has_function_privilege('pipeline_python', 'pipeline._python_block(jsonb)', 'EXECUTE')
      AND NOT has_function_privilege('pipeline_user', 'pipeline._python_block(jsonb)', 'EXECUTE')"
+check "0.1's io_config became profiles owned by the project's owner, and left pipeline.projects" \
+  "SELECT jsonb_object_agg(profile, jsonb_build_object('settings', settings, 'owner', owner::text))
+          = '{\"default\": {\"owner\": \"u01_alice\", \"settings\": {}},
+              \"dev\": {\"owner\": \"u01_alice\", \"settings\": {\"POSTGRES_DBNAME\": \"ny_taxi\", \"POSTGRES_PASSWORD\": \"s3cret\"}}}'
+     AND NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'pipeline.projects'::regclass AND attname = 'io_config' AND NOT attisdropped)
+     FROM pipeline.profiles WHERE project = 'zoom01'"
 check "pipeline_user writes no catalog table any more" \
   "SELECT NOT has_table_privilege('pipeline_user', 'pipeline.runs', 'INSERT') AND NOT has_table_privilege('pipeline_user', 'pipeline.pipeline_versions', 'UPDATE')
      AND NOT has_schema_privilege('pipeline_user', 'pipeline_staging', 'CREATE')"

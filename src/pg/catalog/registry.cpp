@@ -136,8 +136,7 @@ core::PipelineSpec ReadSpec(const std::string& json) {
 
 }  // namespace
 
-void EnsureProject(const std::string& project, bool create, const std::string& source_dir,
-                   const std::string& io_config_json) {
+void EnsureProject(const std::string& project, bool create, const std::string& source_dir) {
   Oid caller = CurrentRole();
   auto existing = CatalogQuery("SELECT owner::oid, owner::text FROM pipeline.projects WHERE name = $1", {project});
   if (!existing.empty()) {
@@ -146,8 +145,7 @@ void EnsureProject(const std::string& project, bool create, const std::string& s
       throw Error(sqlstate::kInsufficientPrivilege,
                   "project \"" + project + "\" belongs to role \"" + *existing[0][1] + "\"", "",
                   "Import into a project of your own: pipeline.import_project(dir, 'name').");
-    CatalogExec("UPDATE pipeline.projects SET source_dir = $2, io_config = $3::jsonb WHERE name = $1",
-                {project, source_dir, io_config_json});
+    CatalogExec("UPDATE pipeline.projects SET source_dir = $2 WHERE name = $1", {project, source_dir});
     return;
   }
   if (!create)
@@ -158,9 +156,8 @@ void EnsureProject(const std::string& project, bool create, const std::string& s
   if (!problem.empty())
     throw Error(sqlstate::kInvalidName, "invalid project name \"" + project + "\"", problem,
                 core::kIdentifierHint);
-  CatalogExec("INSERT INTO pipeline.projects (name, owner, source_dir, io_config) "
-              "VALUES ($1, $2::oid::regrole, NULLIF($3, ''), $4::jsonb)",
-              {project, std::to_string(caller), source_dir, io_config_json});
+  CatalogExec("INSERT INTO pipeline.projects (name, owner, source_dir) VALUES ($1, $2::oid::regrole, NULLIF($3, ''))",
+              {project, std::to_string(caller), source_dir});
 }
 
 void CreateProject(const std::string& project) {
@@ -171,8 +168,12 @@ void CreateProject(const std::string& project) {
 
 std::string RegisterPipeline(const std::string& yaml, const std::string& project,
                              std::vector<std::string>* notices) {
+  return RegisterSpec(core::ParsePipelineYamlUnvalidated(yaml, PipelineYamlLimits()), yaml, project, notices);
+}
+
+std::string RegisterSpec(core::PipelineSpec spec, const std::string& yaml, const std::string& project,
+                         std::vector<std::string>* notices) {
   const Oid caller = CurrentRole();
-  core::PipelineSpec spec = core::ParsePipelineYamlUnvalidated(yaml, PipelineYamlLimits());
   if (notices) notices->insert(notices->end(), spec.notices.begin(), spec.notices.end());
   EnsureProject(project, false);
   // Shared definitions written in this file are stored first, so references to them resolve.

@@ -27,6 +27,12 @@ struct StoredPipeline {
 std::string RegisterPipeline(const std::string& yaml, const std::string& project,
                              std::vector<std::string>* notices = nullptr);
 
+// The same for a spec already parsed (not validated: its shared references are resolved
+// here first), stored with `yaml` as its text. The Mage importer parses the user's
+// metadata.yaml itself, so that every error names a place in the user's own files.
+std::string RegisterSpec(core::PipelineSpec spec, const std::string& yaml, const std::string& project,
+                         std::vector<std::string>* notices = nullptr);
+
 // The current version of pipeline `name` in `project`, when the calling role may act as its
 // owner; 42704 otherwise (another role's pipeline is not shown to exist).
 StoredPipeline FindPipeline(const std::string& project, const std::string& name);
@@ -35,10 +41,9 @@ StoredPipeline FindPipeline(const std::string& project, const std::string& name)
 // JSON, validated, its shared blocks checked against their pins (55000 when one changed since).
 core::PipelineSpec LoadVersionSpec(int64_t pipeline_id, int version);
 
-// Creates `project` for the calling role, or (import) updates it when the role may act as its
-// owner; without `create`, only checks that it exists (42704).
-void EnsureProject(const std::string& project, bool create, const std::string& source_dir = {},
-                   const std::string& io_config_json = "{}");
+// Creates `project` for the calling role, or (import) updates its source_dir when the role may
+// act as its owner; without `create`, only checks that it exists (42704).
+void EnsureProject(const std::string& project, bool create, const std::string& source_dir = {});
 
 // Creates an empty project owned by the calling role; 42710 when the name is taken.
 void CreateProject(const std::string& project);

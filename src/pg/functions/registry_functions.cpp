@@ -26,6 +26,8 @@ extern "C" {
 #include "pg/run/staging.hpp"
 #include "pg/fmgr_args.hpp"
 #include "pg/spi.hpp"
+#include "pg/catalog/profiles.hpp"
+#include "pg/subxact.hpp"
 
 using namespace pgpipe;
 using core::Error;
@@ -46,6 +48,7 @@ void ReportIgnored(std::vector<std::string> keys) {
 }
 
 }  // namespace
+
 
 // pipeline.register(yaml text, project text) returns text: the pipeline's name.
 PGPIPE_FUNCTION(pipeline_register) {
@@ -80,7 +83,106 @@ PGPIPE_FUNCTION(pipeline_dag) {
                                         : core::RenderMermaid(stored.spec));
 }
 
-// pipeline.import_project(dir text, project text) returns setof text: the pipelines registered.
+namespace {
+
+// The server process's environment, for io_config.yaml's {{ env_var('X') }}.
+std::optional<std::string> ServerEnv(const std::string& name) {
+  const char* value = getenv(name.c_str());
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+// Imports one converted pipeline, in a subtransaction of its own, and its schedules when asked;
+// appends its rows (pipeline, blocks, charts, triggers) to `rows`, and when it was imported, the
+// Mage keys it ignored to `ignored` and its NOTICE lines to `notices`.
+void ImportPipeline(const core::MagePipeline& p, const std::string& project, bool schedules,
+                    std::vector<core::ImportRow>* rows, std::vector<std::string>* ignored_keys,
+                    std::vector<std::string>* notices) {
+  core::ImportRow pipeline_row = p.pipeline_row;
+  std::vector<core::ImportRow> block_rows = p.block_rows;
+  bool imported = false;
+  if (p.importable) {
+    std::vector<std::string> ignored;
+    std::optional<Error> error = pg::InSubtransaction([&] { pg::RegisterSpec(p.spec, p.yaml, project, &ignored); });
+    if (error) {
+      pipeline_row.outcome = "refused";
+      pipeline_row.reason = std::string(error->message()) + " (SQLSTATE " + error->sqlstate() + ")";
+      for (auto& row : block_rows)
+        if (row.outcome == "imported") {
+          row.outcome = "refused";
+          row.reason = "not imported: pipeline \"" + p.name + "\" is refused";
+        }
+    } else {
+      imported = true;
+      ignored_keys->insert(ignored_keys->end(), ignored.begin(), ignored.end());
+      notices->insert(notices->end(), p.notices.begin(), p.notices.end());
+    }
+  }
+  rows->push_back(pipeline_row);
+  rows->insert(rows->end(), block_rows.begin(), block_rows.end());
+  for (const auto& s : p.schedules) {
+    if (!imported) {
+      rows->push_back({p.name, s.name, "trigger", "", "skipped",
+                       "schedule '" + s.written + "' not imported: its pipeline is not imported"});
+    } else if (!schedules) {
+      rows->push_back(core::ScheduleNotAsked(p.name, s));
+    } else {
+      int64_t job = 0;
+      std::optional<Error> error = pg::InSubtransaction(
+          [&] { job = pg::SchedulePipeline(project, p.name, s.cron, s.variables_json, "none"); });
+      if (error)
+        rows->push_back({p.name, s.name, "trigger", "", "refused",
+                         "schedule '" + s.written + "': " + error->message() + " (SQLSTATE " + error->sqlstate() + ")"});
+      else
+        rows->push_back({p.name, s.name, "trigger", "", "imported",
+                         "scheduled '" + s.cron + "'" + (s.cron != s.written ? " (Mage's " + s.written + ")" : "") +
+                             " as pg_cron job " + std::to_string(job)});
+    }
+  }
+  rows->insert(rows->end(), p.trigger_rows.begin(), p.trigger_rows.end());
+}
+
+// Stores io_config.yaml's profiles in `project` (merged into those already there, each in a
+// subtransaction of its own); a profile refused turns its row to refused.
+void ImportProfiles(const core::MageProject& mage, const std::string& project, std::vector<core::ImportRow>* rows) {
+  for (core::ImportRow row : mage.profile_rows) {
+    if (row.kind == "profile" && row.outcome == "imported") {
+      for (const auto& profile : mage.profiles) {
+        if (profile.name != row.block) continue;
+        std::optional<Error> error =
+            pg::InSubtransaction([&] { pg::SetProfile(project, profile.name, profile.settings_json, true); });
+        if (error) {
+          row.outcome = "refused";
+          row.reason = std::string(error->message()) + " (SQLSTATE " + error->sqlstate() + ")";
+        }
+      }
+    }
+    rows->push_back(row);
+  }
+}
+
+// Returns `rows` as the function's result set (empty strings as NULL).
+Datum ReturnRows(FunctionCallInfo fcinfo, const std::vector<core::ImportRow>& rows) {
+  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  pg::PgCall([&] { InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC); });
+  for (const auto& row : rows) {
+    const std::string* fields[] = {&row.pipeline, &row.block, &row.kind, &row.language, &row.outcome, &row.reason};
+    Datum values[6];
+    bool nulls[6];
+    for (int i = 0; i < 6; ++i) {
+      nulls[i] = fields[i]->empty();
+      values[i] = nulls[i] ? (Datum)0 : pg::TextResult(*fields[i]);
+    }
+    pg::PgCall([&] { tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls); });
+  }
+  return (Datum)0;
+}
+
+}  // namespace
+
+// pipeline.import_project(dir text, project text, schedules boolean) returns table (pipeline,
+// block, kind, language, outcome, reason): pipeline by pipeline, each in a subtransaction, so
+// one that cannot be imported stops no other.
 PGPIPE_FUNCTION(pipeline_import_project) {
   if (pg::ArgIsNull(fcinfo, 0))
     throw Error(core::sqlstate::kInvalidParameterValue, "project folder must not be NULL");
@@ -91,32 +193,24 @@ PGPIPE_FUNCTION(pipeline_import_project) {
                 "Only superusers and roles with the privileges of pg_read_server_files may "
                 "import projects.");
   std::string dir = pg::TextArg(fcinfo, 0);
-  core::MageProject project = core::ReadMageProject(dir);
-  if (!pg::ArgIsNull(fcinfo, 1)) project.name = pg::TextArg(fcinfo, 1);
+  const bool schedules = !pg::ArgIsNull(fcinfo, 2) && PG_GETARG_BOOL(2);
+  core::MageProject mage = core::ReadMageProject(dir, pg::PipelineYamlLimits(), ServerEnv);
+  // (a Mage project folder is often not an identifier: magic-zoomcamp becomes magic_zoomcamp)
+  std::string project = pg::ArgIsNull(fcinfo, 1) ? core::MageIdentifier(mage.name) : pg::TextArg(fcinfo, 1);
 
   pg::SpiSession spi;
-  pg::EnsureProject(project.name, true, dir, project.io_config_json);
-  std::vector<std::string> names, notices;
-  for (const auto& pipeline : project.pipelines) {
-    try {
-      names.push_back(pg::RegisterPipeline(pipeline.yaml, project.name, &notices));
-    } catch (const Error& e) {
-      throw e.WithContext("importing \"" + pipeline.metadata_path + "\"");
-    }
-  }
+  pg::EnsureProject(project, true, mage.dir);
+  std::vector<core::ImportRow> rows;
+  std::vector<std::string> ignored, charts;
+  ImportProfiles(mage, project, &rows);
+  for (const auto& p : mage.pipelines) ImportPipeline(p, project, schedules, &rows, &ignored, &charts);
   spi.Finish();
-  ReportIgnored(notices);
-
-  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-  pg::PgCall([&] { InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC); });
-  for (const auto& name : names) {
-    Datum value = pg::TextResult(name);
-    pg::PgCall([&] {
-      bool isnull = false;
-      tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, &value, &isnull);
-    });
+  ReportIgnored(ignored);
+  for (const auto& line : charts) {
+    const char* text = line.c_str();
+    pg::PgCall([&] { ereport(NOTICE, (errmsg("%s", text))); });
   }
-  return (Datum)0;
+  return ReturnRows(fcinfo, rows);
 }
 
 // pipeline.create_project(name text) returns text: the new project, owned by the calling role.

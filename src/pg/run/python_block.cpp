@@ -23,7 +23,9 @@ namespace sqlstate = core::sqlstate;
 namespace {
 
 // The runtime's request for block `b`: its code, its upstream outputs in order, where to write,
-// and the run's variables, dates and project (io_config, folder), read from the catalog.
+// and the run's variables, dates and project (folder, and as io_config the project's connection
+// profiles that the run's role may read: another role's pipeline in the same project does not
+// get the owner's passwords), read from the catalog.
 std::string Request(const Run& run, const core::BlockSpec& b, const std::string& output) {
   std::string upstream = "[";
   for (size_t i = 0; i < b.upstream.size(); ++i) {
@@ -38,7 +40,9 @@ std::string Request(const Run& run, const core::BlockSpec& b, const std::string&
       "'upstream', $6::jsonb, 'output', NULLIF($7, ''), 'output_unlogged', true, "
       "'variables', r.variables, 'execution_date', r.execution_date, 'run_id', r.run_id, 'pipeline', p.name, "
       "'interval_start_datetime', r.interval_start, 'interval_end_datetime', r.interval_end, "
-      "'project_dir', pr.source_dir, 'io_config', coalesce(pr.io_config, '{}'), 'lowercase_columns', true, "
+      "'project_dir', pr.source_dir, 'io_config', coalesce((SELECT jsonb_object_agg(f.profile, f.settings) "
+      "FROM pipeline.profiles f WHERE f.project = p.project AND pg_has_role(r.owner::oid, f.owner::oid, 'USAGE')), '{}'), "
+      "'lowercase_columns', true, "
       "'configuration', coalesce(NULLIF($8, '')::jsonb, '{}'))::text "
       "FROM pipeline.runs r JOIN pipeline.pipelines p USING (pipeline_id) "
       "LEFT JOIN pipeline.projects pr ON pr.name = p.project WHERE r.run_id = $1::bigint",
