@@ -17,8 +17,9 @@ How a document is marked (it renders as ordinary code blocks on GitHub):
   SELECT ...;  -- => v   a trailing comment whose text starts with "=>", or holds " => ",
                          expects the statement that ends on that line to print v: its one row's
                          columns joined by " | " (rows joined by "; "), or its first ERROR line,
-                         or what \\echo printed. Text before "=>" is prose. Comment lines of
-                         their own are never expectations.
+                         or what \\echo printed. Text before "=>" is prose.
+  -- => v                a comment line of its own that starts with "=>" expects the same of the
+                         code line before it (for long statements); other comment lines are prose.
 
   Other blocks (yaml, sh, plain ```) are not run.
 
@@ -85,8 +86,9 @@ class Block:
         self.output = None  # the `output` block that follows a sql block
 
 
-def parse(path):
-    """The document's fenced blocks, sql blocks paired with their output, and its directives."""
+def parse(path, name):
+    """The document's fenced blocks, sql blocks paired with their output, its directives, and
+    problems of marking (named as NAME:line)."""
     lines = open(path, encoding="utf-8").read().split("\n")
     blocks, directives, i = [], {}, 0
     for m in DIRECTIVE.finditer("\n".join(lines)):
@@ -112,16 +114,19 @@ def parse(path):
         i = j + 1
     problems = []
     for k, b in enumerate(blocks):
+        if b.lang == "sql" and "norun" not in b.flags and unterminated(b.text):
+            problems.append(f"{name}:{b.line}: the block ends inside a statement (no ';'): finish it, or mark it "
+                            "sql norun, or show it as another language")
         after_sql = k > 0 and blocks[k - 1].lang == "sql" and not "\n".join(lines[ends[k - 1]:b.line - 1]).strip()
         if b.lang == "" and after_sql:
-            problems.append(f"{path}:{b.line}: a plain block right after a sql block: mark it output (compared) "
+            problems.append(f"{name}:{b.line}: a plain block right after a sql block: mark it output (compared) "
                             "or put a sentence between them")
         if b.lang != "output":
             continue
         prev = blocks[k - 1] if k > 0 else None
         gap = "" if prev is None else "\n".join(lines[ends[k - 1]:b.line - 1]).strip()
         if prev is None or prev.lang != "sql" or gap:
-            problems.append(f"{path}:{b.line}: an output block must follow a sql block directly")
+            problems.append(f"{name}:{b.line}: an output block must follow a sql block directly")
         elif prev.output is None:
             prev.output = b
     return blocks, directives, problems
@@ -174,13 +179,32 @@ def comments(text):
     return found
 
 
+def unterminated(text):
+    """Whether SQL text ends inside a statement (its last code is neither ';' nor a psql
+    meta-command), which would run glued to the next block's first statement."""
+    lines = text.split("\n")
+    for n, _, code in comments(text):
+        lines[n] = code
+    code = [l.strip() for l in lines if l.strip()]
+    return bool(code) and not code[-1].startswith("\\") and "\\g" not in code[-1] and not code[-1].endswith(";")
+
+
 def expectations(text):
-    """{line index: expected text} from trailing `-- ... => v` comments."""
-    out = {}
-    for n, comment, code in comments(text):
+    """{line index: expected text} from `-- ... => v` comments: trailing ones expect what their
+    line printed; a comment line of its own that starts with "=>" expects what the code line
+    before it printed."""
+    out, code_lines = {}, set()
+    found = comments(text)
+    commented = {n: code for n, _, code in found}
+    for n, line in enumerate(text.split("\n")):
+        if line.strip() and (n not in commented or commented[n]):
+            code_lines.add(n)
+    for n, comment, code in found:
         if not code:
-            continue
-        if comment.startswith("=>"):
+            before = [m for m in code_lines if m < n]
+            if comment.startswith("=>") and before:
+                out[max(before)] = comment[2:].strip()
+        elif comment.startswith("=>"):
             out[n] = comment[2:].strip()
         elif " => " in comment:
             out[n] = comment.rsplit(" => ", 1)[1].strip()
@@ -342,8 +366,8 @@ class Runner:
             self.restore_auto_conf(before_conf)
         return db, cleanup
 
-    def run_doc(self, doc):
-        blocks, directives, problems = parse(doc)
+    def run_doc(self, path, doc):
+        blocks, directives, problems = parse(path, doc)
         for p in problems:
             self.fail(p, "")
         runnable = [b for b in blocks if b.lang == "sql" and "norun" not in b.flags]
@@ -360,7 +384,7 @@ class Runner:
         script, inputs = [], []
         for k, b in enumerate(runnable):
             script.append("\\echo " + BLOCK_MARK.format(k))
-            lines = RESET + b.text.split("\n")
+            lines = RESET + b.text.split("\n") + ["\\r"]  # (\\r: an unfinished statement stays in its block)
             script.extend(lines)
             inputs.append(lines)
         cmd = [self.args.psql, "-X", "-q", "-a", "-d", db]
@@ -369,6 +393,9 @@ class Runner:
         r = subprocess.run(cmd, input="\n".join(script) + "\n", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True, cwd=self.args.cwd, timeout=self.args.timeout)
         out = r.stdout.split("\n")
+        if os.environ.get("DOCS_EXAMPLES_DEBUG"):  # the script psql ran and what it printed
+            with open(os.environ["DOCS_EXAMPLES_DEBUG"] + "." + db, "w", encoding="utf-8") as f:
+                f.write("\n".join(script) + "\n=====\n" + r.stdout)
         starts = [out.index(BLOCK_MARK.format(k)) if BLOCK_MARK.format(k) in out else None
                   for k in range(len(runnable))]
         for k, b in enumerate(runnable):
@@ -413,7 +440,9 @@ class Runner:
             self.counts["compared"] += 1
             exp, got = normalise(block.output.text, False), normalise("\n".join(results), True)
             if not matches(exp, got):
-                diff = "\n".join(difflib.unified_diff(exp, got, "documented output", "psql printed", lineterm="", n=2))
+                # (lines that match an expected line are shown as it, so the diff shows what differs)
+                shown = [next((e for e in exp if e != "..." and matches([e], [g])), g) for g in got]
+                diff = "\n".join(difflib.unified_diff(exp, shown, "documented output", "psql printed", lineterm="", n=2))
                 self.fail(where, "the output differs:\n" + diff)
         else:
             errors = [l for l in results if l.startswith("ERROR:") or re.match(r"psql:.*(ERROR|error):", l)]
@@ -425,7 +454,7 @@ class Runner:
 
     def fail(self, where, message):
         self.failures.append(where)
-        print(f"FAIL {where}: {message}", flush=True)
+        print(f"FAIL {where}" + (f": {message}" if message else ""), flush=True)
 
 
 def main():
@@ -445,9 +474,11 @@ def main():
         args.vars.append((name, text[:-1] if text.endswith("\n") else text))
     runner = Runner(args)
     for doc in args.docs:
+        path = os.path.abspath(doc)
+        doc = os.path.relpath(path, args.cwd)
         before = len(runner.failures)
         try:
-            runner.run_doc(doc)
+            runner.run_doc(path, doc)
         except (Failure, subprocess.TimeoutExpired) as e:
             runner.fail(doc, str(e))
         print(f"{doc}: {'ok' if len(runner.failures) == before else 'FAILED'}", flush=True)

@@ -26,7 +26,7 @@ fixtures=${PGPIPE_FIXTURES:-$PGPIPE_TMP/fixtures}
 
 # (arguments: runner options and documents instead of the three, e.g. --keep README.md)
 docs=("$@")
-[ $# -gt 0 ] || docs=("$PGPIPE_ROOT/README.md" "$PGPIPE_ROOT/docs/sql-reference.md" "$PGPIPE_ROOT/docs/yaml-reference.md")
+[ $# -gt 0 ] || docs=("$PGPIPE_ROOT/README.md" "$PGPIPE_ROOT"/docs/*.md)
 /usr/bin/python3 "$PGPIPE_ROOT/test/docs_examples.py" --psql "$PGBIN/psql" --cwd "$PGPIPE_ROOT" \
   --var base="http://127.0.0.1:$PGPIPE_HTTP_PORT" \
   --var files="http://127.0.0.1:$PGPIPE_HTTP_PORT/files/docs" \
