@@ -42,5 +42,16 @@ max_old=$(psql_q -At -d dump_src -c "SELECT max(run_id) FROM pipeline.runs")
 [ "$new_run" -gt "$max_old" ] || { echo "FAIL: run id $new_run reused (max before dump $max_old)"; exit 1; }
 dag=$(psql_q -At -d dump_dst -c "SELECT pipeline.dag('api_to_postgres')")
 grep -q "load_api_data --> transform_taxi_data" <<<"$dag" || { echo "FAIL: dag after restore: $dag"; exit 1; }
-psql_q -d postgres -c "DROP DATABASE dump_src" -c "DROP DATABASE dump_dst"
 echo "ok: catalog identical after pg_dump/pg_restore (fingerprint $before), ids continue ($new_run > $max_old)"
+# pg_pipeline alone, as docs/sql-reference.md ("pg_dump") says: -n pipeline by itself dumps none
+# of it (the schema is the extension's, whose rows come only with the extension); -e pg_pipeline
+# -n pipeline is CREATE EXTENSION and the catalog's rows, restored into a database without it.
+if "$PGBIN/pg_dump" -n pipeline -d dump_src | grep -qE '^(COPY|CREATE EXTENSION)'; then
+  echo "FAIL: pg_dump -n pipeline dumped part of the extension; docs/sql-reference.md says it dumps none"; exit 1
+fi
+psql_q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS dump_one" -c "CREATE DATABASE dump_one"
+"$PGBIN/pg_dump" -e pg_pipeline -n pipeline -d dump_src | psql_q -d dump_one -v ON_ERROR_STOP=1 >/dev/null
+one=$(fingerprint dump_one)
+[ "$before" = "$one" ] || { echo "FAIL: catalog differs after pg_dump -e pg_pipeline -n pipeline ($before vs $one)"; exit 1; }
+psql_q -d postgres -c "DROP DATABASE dump_src" -c "DROP DATABASE dump_dst" -c "DROP DATABASE dump_one"
+echo "ok: pg_dump -n pipeline dumps none of the extension; pg_dump -e pg_pipeline -n pipeline restores the catalog alone"
