@@ -123,6 +123,8 @@ serve_fixtures() {
   # 50 MB of CSV in about 50 kB of gzip (a decompression bomb), and a gzip file followed by junk
   [ -s "$www/bomb.csv.gz" ] || python3 -c 'import gzip, sys; sys.stdout.buffer.write(gzip.compress(b"a,b\n" + b"1,2\n" * 12500000, 9))' >"$www/bomb.csv.gz"
   [ -s "$www/trailing.csv.gz" ] || { cat "$www/small.csv.gz"; printf 'not gzip at all'; } >"$www/trailing.csv.gz"
+  # (small files for read_csv's options: na_values, optional_columns)
+  mkdir -p "$www/pandas" && cp -a "$PGPIPE_ROOT/test/fixtures/pandas_csv/." "$www/pandas/"
   # (records crossing chunk boundaries, for loads split across workers)
   [ -s "$www/chunky/bad_two.csv" ] || python3 "$PGPIPE_ROOT/test/fixtures/gen_chunky.py" "$www/chunky"
   http_stop

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "core/csv_na.hpp"
 #include "core/dtypes.hpp"
 #include "core/error.hpp"
 #include "core/interrupts.hpp"
@@ -273,6 +274,34 @@ const std::vector<std::string> kMageBlockKeys = {
     "has_callback", "name", "status", "extension_uuids", "callbacks", "conditionals",
     "language", "content", "retry_config", "groups"};
 
+// optional_columns and na_values (read_csv's ways, from compiled Mage loaders): optional
+// columns are declared ones, and NA strings are fields COPY can be told to read as NULL.
+void CheckPandasCsv(const MapReader& r, const SourceSpec& s) {
+  for (const auto& name : s.optional_columns) {
+    bool declared = std::any_of(s.columns.begin(), s.columns.end(), [&](const ColumnSpec& c) { return c.name == name; });
+    if (!declared)
+      Fail(sqlstate::kInvalidParameterValue,
+           "optional column \"" + name + "\" is not among the declared columns of the " + r.what(),
+           r.Get("optional_columns"), "List it under columns (or dtype) with its type.");
+  }
+  if (!s.optional_columns.empty() && !s.header)
+    Fail(sqlstate::kInvalidParameterValue, "optional_columns in the " + r.what() + " need header: true",
+         r.Get("optional_columns"), "A column can be missing only from a header that names the others.");
+  if (s.na_values.empty()) return;
+  if (!s.null_string.empty())
+    Fail(sqlstate::kInvalidParameterValue,
+         "na_values and null \"" + s.null_string + "\" cannot be used together in the " + r.what(), r.Get("na_values"),
+         "NA fields load as NULL through COPY's default null string (an empty field): drop null, or list it "
+         "among na_values.");
+  try {
+    char quote = s.quote[0];
+    CsvNaRewriter check(s.na_values, CsvDialect{s.delimiter[0], quote, s.escape.empty() ? quote : s.escape[0]},
+                        s.header);
+  } catch (const Error& e) {
+    Fail(e.sqlstate(), "na_values in the " + r.what() + ": " + e.message(), r.Get("na_values"));
+  }
+}
+
 // A loader's source; `block` is empty for pipeline.load_csv's options, which have no url key
 // (the URL is an argument) and may say create. `file` is the text the node was loaded from.
 SourceSpec ParseSource(const YAML::Node& node, const std::string& block, const std::string& file) {
@@ -382,6 +411,7 @@ SourceSpec ParseSource(const YAML::Node& node, const std::string& block, const s
       s.columns.push_back({date_column, "datetime64[ns]", "timestamp", At(r.Get("parse_dates"))});
     }
   }
+  CheckPandasCsv(r, s);
   return s;
 }
 

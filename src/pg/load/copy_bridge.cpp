@@ -10,6 +10,8 @@
 //      its line numbers match the file's;
 //   4. CopyFrom pulls bytes through CopyReadCallback, which waits with WaitLatchOrSocket and
 //      CHECK_FOR_INTERRUPTS, so cancel and statement_timeout stop a stalled transfer at once.
+//      With na_values, the bytes pass through a core::CsvNaRewriter on the way (NA fields made
+//      empty, which COPY reads as NULL); every other byte, and so every line number, is the file's.
 // The callback has no user-data argument in PG15: the active stream is file-static, set only
 // while CopyFrom runs and cleared on every exit.
 //
@@ -26,6 +28,7 @@ extern "C" {
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_coerce.h"
@@ -47,12 +50,14 @@ extern "C" {
 #include "utils/wait_event.h"
 }
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <exception>
 #include <optional>
 
 #include "core/csv_header.hpp"
+#include "core/csv_na.hpp"
 #include "core/error.hpp"
 #include "core/http_source.hpp"
 #include "core/url.hpp"
@@ -76,7 +81,13 @@ struct ActiveStream {
   size_t prefix_len;
   size_t prefix_pos;
   int64 reported_downloaded;
+  // na_values: the rewriter, its buffer (kNaReadBytes + MaxCarry()), and the rewritten bytes
+  // in it that COPY has not taken yet
+  core::CsvNaRewriter* na = nullptr;
+  char* na_buf = nullptr;
+  size_t na_pos = 0, na_len = 0;
 };
+constexpr size_t kNaReadBytes = 64 * 1024;
 ActiveStream* g_active = nullptr;
 
 // The source of the load in progress, from its start to its end (header reading included), for
@@ -124,14 +135,16 @@ int ReadForCopy(ActiveStream* s, char* buf, int max, CaughtError* caught, bool* 
 
 }  // namespace pgpipe::pg
 
-// COPY's data-source callback: at least one byte, or 0 at the end of the data.
-extern "C" int CopyReadCallback(void* outbuf, int minread, int maxread) {
-  using namespace pgpipe::pg;
-  ActiveStream* s = g_active;
-  if (s == nullptr) elog(ERROR, "pg_pipeline: COPY callback called with no active stream");
+namespace pgpipe::pg {
+
+namespace {
+
+// The file's bytes as they come: the prefix first, then the source, waiting while it has none
+// (serving interrupts); 0 at the end of the data. May longjmp.
+int ReadRaw(ActiveStream* s, char* out, int max) {
   if (s->prefix_pos < s->prefix_len) {
-    size_t n = std::min<size_t>(maxread, s->prefix_len - s->prefix_pos);
-    memcpy(outbuf, s->prefix + s->prefix_pos, n);
+    size_t n = std::min<size_t>(max, s->prefix_len - s->prefix_pos);
+    memcpy(out, s->prefix + s->prefix_pos, n);
     s->prefix_pos += n;
     return static_cast<int>(n);
   }
@@ -139,8 +152,7 @@ extern "C" int CopyReadCallback(void* outbuf, int minread, int maxread) {
     CaughtError caught;
     bool failed = false;
     int64 downloaded = 0, download_size = -1;
-    int n = ReadForCopy(s, static_cast<char*>(outbuf), maxread, &caught, &failed, &downloaded,
-                        &download_size);
+    int n = ReadForCopy(s, out, max, &caught, &failed, &downloaded, &download_size);
     if (failed) RaiseCaught(caught);
     if (downloaded != s->reported_downloaded) {
       const int index[2] = {kProgressBytesDownloaded, kProgressDownloadSize};
@@ -148,9 +160,48 @@ extern "C" int CopyReadCallback(void* outbuf, int minread, int maxread) {
       pgstat_progress_update_multi_param(2, index, value);
       s->reported_downloaded = downloaded;
     }
-    if (n != pgpipe::core::HttpSource::kWouldBlock) return n;
+    if (n != core::HttpSource::kWouldBlock) return n;
     WaitForSource(s->source->ReadyFd());
   }
+}
+
+// The bytes rewritten for na_values: the file read behind the rewriter's carry room and
+// rewritten to the buffer's front, handed to COPY as far as it asks; 0 at the end. May longjmp.
+int ReadRewritten(ActiveStream* s, char* out, int max) {
+  while (s->na_pos == s->na_len) {
+    const size_t carry = s->na->MaxCarry();
+    int n = ReadRaw(s, s->na_buf + carry, static_cast<int>(kNaReadBytes));
+    CaughtError caught;
+    bool failed = false;
+    size_t written = 0;
+    try {
+      written = n == 0 ? s->na->Finish(s->na_buf) : s->na->Rewrite(s->na_buf + carry, n, s->na_buf);
+    } catch (...) {
+      CatchInto(&caught);
+      failed = true;
+    }
+    if (failed) RaiseCaught(caught);
+    s->na_pos = 0;
+    s->na_len = written;
+    if (n == 0 && written == 0) return 0;
+  }
+  size_t n = std::min<size_t>(max, s->na_len - s->na_pos);
+  memcpy(out, s->na_buf + s->na_pos, n);
+  s->na_pos += n;
+  return static_cast<int>(n);
+}
+
+}  // namespace
+
+}  // namespace pgpipe::pg
+
+// COPY's data-source callback: at least one byte, or 0 at the end of the data.
+extern "C" int CopyReadCallback(void* outbuf, int minread, int maxread) {
+  using namespace pgpipe::pg;
+  ActiveStream* s = g_active;
+  if (s == nullptr) elog(ERROR, "pg_pipeline: COPY callback called with no active stream");
+  char* out = static_cast<char*>(outbuf);
+  return s->na != nullptr ? ReadRewritten(s, out, maxread) : ReadRaw(s, out, maxread);
 }
 
 namespace pgpipe::pg {
@@ -392,10 +443,44 @@ std::string ReadHeader(core::HttpSource& source, const core::SourceSpec& spec,
   return prefix;
 }
 
+namespace {
+
+// Whether `name` is among `names`, exactly or else ignoring case (as CheckHeader matches).
+bool NamedIn(const std::vector<std::string>& names, const std::string& name) {
+  auto caseless = [&](const std::string& n) { return n.size() == name.size() && pg_strcasecmp(n.c_str(), name.c_str()) == 0; };
+  return std::find(names.begin(), names.end(), name) != names.end() || std::any_of(names.begin(), names.end(), caseless);
+}
+
+// The declared columns this file must have: an optional one (optional_columns) its header lacks
+// is left out, as read_csv leaves out the dtype of a column it does not find. With optional
+// columns (a compiled Mage loader), every column of the header must be declared: read_csv would
+// infer its type where COPY would make it text.
+std::vector<std::string> DeclaredFor(const core::SourceSpec& source, const std::vector<std::string>& header) {
+  std::vector<std::string> declared;
+  for (const auto& c : source.columns) {
+    bool optional = NamedIn(source.optional_columns, c.name);
+    if (!(optional && source.header && !NamedIn(header, c.name))) declared.push_back(c.name);
+  }
+  if (!source.optional_columns.empty())
+    for (const auto& name : header)
+      if (!NamedIn(declared, name))
+        throw Error(sqlstate::kBadCopyFileFormat, "column \"" + name + "\" of the file has no declared type", "",
+                    "Declare it under columns (Mage: dtype) with its type, and list it in optional_columns if some "
+                    "files lack it.");
+  return declared;
+}
+
+}  // namespace
+
+bool EncodingHidesAscii(const std::string& encoding) {
+  const char* name = encoding.c_str();
+  int id = PgCall([name] { return pg_char_to_encoding(name); });
+  return id < 0 || PG_ENCODING_IS_CLIENT_ONLY(id);
+}
+
 PreparedTarget PrepareTarget(const LoadRequest& request, const std::vector<std::string>& header) {
   const core::SourceSpec& source = request.source;
-  std::vector<std::string> declared;
-  for (const auto& c : source.columns) declared.push_back(c.name);
+  std::vector<std::string> declared = DeclaredFor(source, header);
   PreparedTarget prepared;
   prepared.relid = LookupTarget(request.target);
   if (OidIsValid(prepared.relid) && request.must_be_new)
@@ -504,6 +589,22 @@ LoadResult LoadCsv(const LoadRequest& request) {
     result.finish = target.finish;
 
     ActiveStream active = {&stream, prefix.data(), prefix.size(), 0, -1};
+    std::optional<core::CsvNaRewriter> na;
+    std::vector<char> na_buf;
+    if (!source.na_values.empty()) {
+      if (EncodingHidesAscii(source.encoding))
+        throw Error(sqlstate::kFeatureNotSupported,
+                    "na_values cannot be read in encoding " + source.encoding +
+                        ": its multibyte characters may hold bytes that look like quotes and delimiters",
+                    "", "Convert the file to UTF8 first, or leave na_values out.");
+      const char quote = source.quote[0];
+      na.emplace(source.na_values,
+                 core::CsvDialect{source.delimiter[0], quote, source.escape.empty() ? quote : source.escape[0]},
+                 source.header);
+      na_buf.resize(kNaReadBytes + na->MaxCarry());
+      active.na = &*na;
+      active.na_buf = na_buf.data();
+    }
     struct ClearActive {
       ~ClearActive() { g_active = nullptr; }
     } clear_active;

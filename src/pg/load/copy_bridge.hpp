@@ -41,6 +41,11 @@ struct LoadResult {
 // size cap, and for roles other than superusers pipeline.allowed_url_prefixes.
 core::FetchOptions FetchOptionsFor(const core::SourceSpec& source);
 
+// Whether bytes of a file in this encoding may not be what they look like: a client-only
+// multibyte encoding (SJIS, BIG5, GBK, UHC, GB18030) hides ASCII-valued bytes inside its
+// characters, so a scan for quotes and delimiters outside COPY would go wrong; or an unknown name.
+bool EncodingHidesAscii(const std::string& encoding);
+
 // Streams the source into the target in the current transaction. If the process exits while a
 // load runs (pg_terminate_backend: a FATAL exits without unwinding C++ frames), an exit callback
 // stops and joins the download thread first; throws core::Error naming the

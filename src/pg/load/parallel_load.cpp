@@ -45,6 +45,7 @@ extern "C" {
 #include "pg/boundary.hpp"
 #include "pg/gucs.hpp"
 #include "pg/load/chunk_copy.hpp"
+#include "pg/load/copy_bridge.hpp"
 #include "pg/load/parallel_load.hpp"
 #include "pg/load/parallel_shm.hpp"
 #include "pg/txn.hpp"
@@ -649,9 +650,7 @@ LoadResult Leader::Run() {
 std::string WhyNotSplit(const core::SourceSpec& source) {
   if (source.urls.size() > 1) return "it reads " + std::to_string(source.urls.size()) + " files, one after another";
   if (!source.na_values.empty()) return "its na_values are rewritten by a single reader";
-  const char* name = source.encoding.c_str();
-  int encoding = PgCall([name] { return pg_char_to_encoding(name); });
-  if (encoding < 0 || PG_ENCODING_IS_CLIENT_ONLY(encoding))
+  if (EncodingHidesAscii(source.encoding))
     return "its encoding " + source.encoding + " may hide ASCII bytes inside multibyte characters";
   try {
     core::CsvChunker check(core::CsvDialect{source.delimiter[0], source.quote[0],
