@@ -3,6 +3,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "core/error.hpp"
@@ -40,16 +41,22 @@ ImportRow* RowOf(MagePipeline* p, const std::string& name) {
   return nullptr;
 }
 
-// The compiler's notes, short: what each says the block relies on (the words before its first
-// ": "), for the import row; the full notes are the compiler's to print.
+// The compiler's notes, short: what each says the block relies on (its words before the first
+// ": ", ", " or " ("; a translated test's message as test "..."), for the import row; the full
+// notes are in python/README.md's terms.
 std::string ShortNotes(const YAML::Node& notes) {
   std::string out;
   if (!notes.IsSequence()) return out;
   for (const auto& note : notes) {
     if (!note.IsScalar()) continue;
     std::string text = note.Scalar();
-    size_t colon = text.find(": ");
-    std::string label = colon != std::string::npos && colon <= 60 ? text.substr(0, colon) : text.substr(0, 60);
+    size_t end = text.size();
+    for (const char* stop : {": ", ", ", " ("}) {
+      size_t at = text.find(stop, text[0] == '"' ? text.find('"', 1) : 0);
+      if (at != std::string::npos) end = std::min(end, at);
+    }
+    std::string label = text.substr(0, std::min<size_t>(end, 80));
+    if (!label.empty() && label[0] == '"') label = "test " + label;
     out += (out.empty() ? "" : ", ") + label;
   }
   return out;
