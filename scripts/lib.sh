@@ -81,6 +81,24 @@ publish_fixtures() {
 
 psql_q() { "$PGBIN/psql" -X -v ON_ERROR_STOP=1 -q "$@"; }
 
+# The scripted tests' vocabulary (test/scripts/*.sh): fail says why and stops the test; sql runs
+# one statement in database $db (default postgres, or DB) and prints its unaligned result; check
+# says "ok - DESCRIPTION" when the query returns t, and fails with what it returned otherwise;
+# reconnect waits (60 s at most) until the server takes connections again after a crash.
+fail() { echo "FAIL: $*"; exit 1; }
+sql() { psql_q -d "${2:-${db:-postgres}}" -At -c "$1"; }
+check() {  # check DESCRIPTION SQL-RETURNING-t [DB]
+  local got
+  got=$(sql "$2" "${3:-${db:-postgres}}") || fail "$1 (query failed)"
+  [ "$got" = t ] || fail "$1 (got '$got')"
+  echo "ok - $1"
+}
+reconnect() {
+  local deadline=$((SECONDS + 60))
+  while [ $SECONDS -lt $deadline ]; do sql "SELECT 1" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  fail "the server did not come back in 60 s"
+}
+
 # Waits until QUERY (run in database DB, default postgres) returns t, for at most SECONDS;
 # on timeout says what it waited for and returns 1. Tests wait on conditions, never on time.
 poll_until() {

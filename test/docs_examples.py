@@ -47,8 +47,9 @@ Per document, an HTML comment (invisible on GitHub) may say how to set it up:
   <!-- docs_examples: extensions=none -->   the document creates the extensions itself; default:
       CREATE EXTENSION plpython3u; CREATE EXTENSION pg_pipeline; before its first block.
 
-Roles the document creates (CREATE ROLE x) are dropped before and after it; settings it makes
-with ALTER SYSTEM are put back afterwards.
+Roles the document creates (CREATE ROLE x) are dropped before and after it, and in the launcher's
+database so are the schemas it creates (CREATE SCHEMA x), which another test may have left there;
+settings it makes with ALTER SYSTEM are put back afterwards.
 
 Usage: docs_examples.py [--psql PSQL] [--var NAME=VALUE]... [--file-var NAME=PATH]...
                         [--cwd DIR] [--keep] [--timeout S] DOC.md...
@@ -288,6 +289,13 @@ class Runner:
                 names.add(m.group(1).strip('"'))
         return sorted(names)
 
+    def created_schemas(self, blocks):
+        names = set()
+        for b in blocks:
+            for m in re.finditer(r"(?i)\bCREATE\s+SCHEMA\s+(?:IF\s+NOT\s+EXISTS\s+)?(\"[^\"]+\"|\w+)", b.text):
+                names.add(m.group(1).strip('"'))
+        return sorted(names)
+
     def drop_roles(self, roles, dbs):
         for role in roles:
             lit = role.replace("'", "''")
@@ -334,6 +342,9 @@ class Runner:
             self.psql(db, "SET client_min_messages = warning;\n"
                           "DROP EXTENSION IF EXISTS pg_pipeline CASCADE;\nDROP EXTENSION IF EXISTS pg_cron CASCADE;\n"
                           "DROP EXTENSION IF EXISTS plpython3u CASCADE;")
+            for schema in self.created_schemas(blocks):
+                self.psql(db, "SET client_min_messages = warning;\nDROP SCHEMA IF EXISTS "
+                              + '"' + schema.replace('"', '""') + '" CASCADE;')
             self.drop_roles(roles, [db])
             before = self.snapshot(db)
             if create_ext:

@@ -10,18 +10,6 @@ set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 base="http://127.0.0.1:$PGPIPE_HTTP_PORT"
 db=postgres
-fail() { echo "FAIL: $*"; exit 1; }
-sql() { psql_q -d $db -At -c "$1"; }
-check() {  # check DESCRIPTION SQL-RETURNING-t
-  local got
-  got=$(sql "$2") || fail "$1 (query failed)"
-  [ "$got" = t ] || fail "$1 (got '$got')"
-  echo "ok - $1"
-}
-reconnect() {  # waits until the server takes connections again (after a crash)
-  for _ in $(seq 120); do sql "SELECT 1" >/dev/null 2>&1 && return 0; sleep 0.5; done
-  fail "the server did not come back"
-}
 register() { psql_q -d $db -v y="$1" >/dev/null <<'SQL'
 SELECT pipeline.register(:'y');
 SQL

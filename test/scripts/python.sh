@@ -7,14 +7,6 @@
 # without PL/Python refusing Python pipelines until a superuser enables it.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
-fail() { echo "FAIL: $*"; exit 1; }
-sql() { psql_q -d "${2:-postgres}" -At -c "$1"; }
-check() {  # check DESCRIPTION SQL-RETURNING-t [DB]
-  local got
-  got=$(sql "$2" "${3:-postgres}") || fail "$1 (query failed)"
-  [ "$got" = t ] || fail "$1 (got '$got')"
-  echo "ok - $1"
-}
 PY=/usr/bin/python3  # the interpreter PL/Python embeds, with pandas
 rows=20000
 

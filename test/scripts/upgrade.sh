@@ -8,14 +8,6 @@ set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 root=$PGPIPE_ROOT
 db=postgres  # (pg_cron's database: a 0.1 schedule lives there)
-fail() { echo "FAIL: $*"; exit 1; }
-sql() { psql_q -d $db -At -c "$1"; }
-check() {  # check DESCRIPTION SQL-RETURNING-t
-  local got
-  got=$(sql "$2") || fail "$1 (query failed)"
-  [ "$got" = t ] || fail "$1 (got '$got')"
-  echo "ok - $1"
-}
 
 psql_q -d $db -c "SET client_min_messages = warning" -c "DROP EXTENSION IF EXISTS pg_pipeline CASCADE" \
   -c "DROP SCHEMA IF EXISTS pipeline CASCADE" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" \

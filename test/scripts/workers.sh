@@ -8,19 +8,6 @@ set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 base="http://127.0.0.1:$PGPIPE_HTTP_PORT"
 db=postgres
-fail() { echo "FAIL: $*"; exit 1; }
-sql() { psql_q -d $db -At -c "$1"; }
-check() {  # check DESCRIPTION SQL-RETURNING-t
-  local got
-  got=$(sql "$2") || fail "$1 (query failed)"
-  [ "$got" = t ] || fail "$1 (got '$got')"
-  echo "ok - $1"
-}
-reconnect() {  # waits until the server takes connections again (after a crash)
-  local deadline=$((SECONDS + 60))
-  while [ $SECONDS -lt $deadline ]; do sql "SELECT 1" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  fail "the server did not come back in 60 s"
-}
 
 psql_q -d $db -c "SET client_min_messages = warning" -c "DROP EXTENSION IF EXISTS pg_pipeline CASCADE" \
   -c "CREATE EXTENSION pg_pipeline" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" \
