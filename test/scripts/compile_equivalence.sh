@@ -13,8 +13,6 @@ db=postgres
 PY=/usr/bin/python3  # the interpreter PL/Python embeds, with pandas
 work=$PGPIPE_TMP/compile_equivalence
 www=$PGPIPE_TMP/www
-fail() { echo "FAIL: $*"; exit 1; }
-sql() { psql_q -d $db -At -c "$1"; }
 
 psql_q -d $db -c "SET client_min_messages = warning" -c "DROP EXTENSION IF EXISTS pg_pipeline CASCADE" \
   -c "CREATE EXTENSION IF NOT EXISTS plpython3u" -c "CREATE EXTENSION pg_pipeline" \
