@@ -36,7 +36,7 @@ SELECT count(*) AS io_config_columns FROM pg_attribute WHERE attrelid = 'pipelin
 -- A project with a bit of everything (test/fixtures/mage_mixed/README.md): one pipeline's
 -- trouble stops no other.
 SELECT * FROM pipeline.import_project(:'mixed');
-SELECT name, type, definition ->> 'language' AS language, definition ->> 'file' AS file,
+SELECT name, type, definition ->> 'language' AS language, coalesce(definition ->> 'file', definition ->> 'compiled_from') AS file,
        length(definition ->> 'python') > 0 AS has_python, definition ->> 'sql' AS sql
   FROM pipeline.blocks WHERE project = 'mage_mixed' ORDER BY block_id;
 SELECT p.name, array_agg(b ->> 'name' ORDER BY b ->> 'name') AS blocks

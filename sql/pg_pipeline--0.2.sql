@@ -410,11 +410,12 @@ CREATE FUNCTION pipeline.create_project(name text)
 RETURNS text LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'pipeline_create_project';
 COMMENT ON FUNCTION pipeline.create_project(text) IS 'create an empty project owned by the calling role';
 
-CREATE FUNCTION pipeline.import_project(dir text, project text DEFAULT NULL, schedules boolean DEFAULT false)
+CREATE FUNCTION pipeline.import_project(dir text, project text DEFAULT NULL, schedules boolean DEFAULT false,
+                                        native boolean DEFAULT true)
 RETURNS TABLE (pipeline text, block text, kind text, language text, outcome text, reason text)
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'pipeline_import_project';
-COMMENT ON FUNCTION pipeline.import_project(text, text, boolean) IS
-  'import a Mage project folder pipeline by pipeline (io_config.yaml profiles, pipelines/*/metadata.yaml, SQL and Python block files, triggers.yaml schedules when schedules is true); one row per pipeline, block, chart, trigger and profile saying imported, skipped or refused, and why. Requires pg_read_server_files';
+COMMENT ON FUNCTION pipeline.import_project(text, text, boolean, boolean) IS
+  'import a Mage project folder pipeline by pipeline (io_config.yaml profiles, pipelines/*/metadata.yaml, SQL and Python block files, triggers.yaml schedules when schedules is true); Python blocks of the shapes the compiler knows become native blocks unless native is false; one row per pipeline, block, chart, trigger and profile saying imported, skipped or refused, and why (native or python, for Python blocks). Requires pg_read_server_files';
 
 CREATE FUNCTION pipeline.set_profile(project text, profile text, settings jsonb)
 RETURNS void LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'pipeline_set_profile';
@@ -566,7 +567,7 @@ COMMENT ON FUNCTION pipeline._boundary_selftest(text) IS 'exercises both directi
 CREATE FUNCTION pipeline.enable_python() RETURNS boolean LANGUAGE c VOLATILE
   AS 'MODULE_PATHNAME', 'pipeline_enable_python';
 COMMENT ON FUNCTION pipeline.enable_python() IS
-  'superusers: make this database able to run Python blocks (PL/Python, then pipeline._python_block for members of pipeline_python); false when plpython3u cannot be created yet';
+  'superusers: make this database able to run Python blocks (PL/Python, then pipeline._python_block and pipeline._compile_block for members of pipeline_python); false when plpython3u cannot be created yet';
 CREATE FUNCTION pipeline._copy_in(target regclass, data text, header boolean DEFAULT true, null_string text DEFAULT '')
 RETURNS bigint LANGUAGE c VOLATILE SET datestyle = 'ISO, MDY' SET timezone = 'UTC'
   AS 'MODULE_PATHNAME', 'pipeline_copy_in';
@@ -647,7 +648,7 @@ REVOKE ALL ON SCHEMA pipeline_staging FROM PUBLIC;
 GRANT USAGE ON SCHEMA pipeline TO pipeline_user;
 GRANT SELECT ON ALL TABLES IN SCHEMA pipeline TO pipeline_user;
 GRANT EXECUTE ON FUNCTION
-  pipeline.register(text, text), pipeline.create_project(text), pipeline.import_project(text, text, boolean),
+  pipeline.register(text, text), pipeline.create_project(text), pipeline.import_project(text, text, boolean, boolean),
   pipeline.set_profile(text, text, jsonb), pipeline.drop_profile(text, text),
   pipeline.dag(text, text, text), pipeline.validate(text), pipeline.drop_pipeline(text, text),
   pipeline.run(text, jsonb, text), pipeline.trigger(text, jsonb, text), pipeline.wait(bigint, interval),

@@ -66,8 +66,7 @@ def compile_checked(request, path):
     response = {'native': True, 'block': block, 'notes': notes}
     if log.queries:
         response['log'] = log.queries
-        notes.append('log: %d print(s), as queries returning the printed line (the executor does '
-                     'not run them yet)' % len(log.queries))
+        notes.append('log: %d print(s), as queries returning the printed line' % len(log.queries))
     return response
 
 

@@ -175,6 +175,5 @@ def compile_exporter(request, block_file, fn, log):
     notes = ["exports through the io_config profile '%s', which means this database" % profile]
     if lowercase:
         block['rename_columns'] = [{'expression': 'lower(name)'}]
-        notes.append('rename_columns: column names are lower-cased as Mage exports them (the '
-                     'native exporter does not do so yet)')
+        notes.append('rename_columns: column names are lower-cased as Mage exports them')
     return block, notes

@@ -407,11 +407,11 @@ def compile_loader(request, block_file, fn, log):
             raise Refusal(other.node, 'the files are read with different options; only files read '
                                       'alike are compiled into one loader')
     block = {'type': 'data_loader', 'source': dict(first.options), 'pandas_csv': first.pandas_csv}
-    notes = ['pandas_csv: the native loader must read the file as pandas does (declared columns in '
+    notes = ['pandas_csv: the loader reads the file as pandas does (declared columns in '
              'optional_columns may be missing from the file; a file column with no declared type '
              'fails the load; na_values are NULL, quoted or not)']
     if len(reads) > 1:
         block['urls'] = [r.options['url'] for r in reads]
         notes.append('%d files are loaded in order into one table: source.url is the first, urls '
-                     'lists all of them (the native loader does not read urls yet)' % len(reads))
+                     'lists all of them' % len(reads))
     return block, notes + evaluator.notes

@@ -148,12 +148,48 @@ def read_constant(block, statement):
         block.names[target.id] = Const(literal_value(value))
 
 
+class Helper:
+    """An undecorated function of one parameter whose body is only assignments to names and a
+    return (`def camel_to_snake(name): name = re.sub(...); return ....lower()`): a transformer
+    evaluates its body where it is called (compile_transform.py), as an expression of its
+    argument; anywhere else calling it keeps the block in Python."""
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.parameter = fn.args.args[0].arg
+        body = fn.body[1:] if is_docstring(fn.body[0]) else fn.body
+        self.assignments = body[:-1]
+        self.result = body[-1].value
+
+
+def read_helper(fn):
+    """A Helper for fn, or a Refusal saying which part of it is not compiled."""
+    a = fn.args
+    if a.posonlyargs or a.kwonlyargs or a.defaults or a.kw_defaults or a.vararg or a.kwarg \
+            or len(a.args) != 1:
+        raise Refusal(fn, 'function %s: only helper functions of one plain parameter are compiled; '
+                          'this one keeps the block in Python' % fn.name)
+    body = fn.body[1:] if is_docstring(fn.body[0]) else fn.body
+    if not body or not isinstance(body[-1], ast.Return) or body[-1].value is None:
+        raise Refusal(fn, 'function %s: a helper function is compiled only when it ends with a '
+                          'return of a value' % fn.name)
+    for statement in body[:-1]:
+        if not (isinstance(statement, ast.Assign) and len(statement.targets) == 1
+                and isinstance(statement.targets[0], ast.Name)):
+            raise Refusal(statement, 'function %s: a helper function is compiled only when its body '
+                                     'assigns names and returns (%s is not)'
+                          % (fn.name, describe(statement)))
+    return Helper(fn)
+
+
 def read_function(block, fn):
-    """A decorated function: the block function (by its decorator) or a @test."""
+    """A decorated function (the block function, by its decorator, or a @test) or a helper."""
+    if not fn.decorator_list:
+        block.names[fn.name] = read_helper(fn)
+        return
     if len(fn.decorator_list) != 1 or not isinstance(fn.decorator_list[0], ast.Name):
         raise Refusal(fn, 'function %s: only functions with one Mage decorator (@transformer, '
-                          '@test, ...) are compiled; helper functions keep the block in Python'
-                      % fn.name)
+                          '@test, ...) or none (a helper) are compiled' % fn.name)
     decorator = fn.decorator_list[0].id
     if decorator == 'test':
         block.tests.append(fn)

@@ -13,6 +13,7 @@ from .compile_frame import (COMPARE_OPS, FLIPPED, Column, DateAccessor, DerivedS
 from .compile_query import QueryReader, query_tree
 from .compile_rename import (Names, NamesStr, NameVar, case_change, literal_replace,
                              regex_replace)
+from .compile_module import Helper
 from .compile_values import Evaluator
 
 
@@ -123,6 +124,39 @@ class TransformEvaluator(Evaluator):
         return super().other_attribute(node, holder)
 
     # -- calls -------------------------------------------------------------------------------
+
+    def call(self, node):
+        """Also a helper function (compile_module.Helper) called on a column name."""
+        if isinstance(node.func, ast.Name):
+            callee = self.lookup(node.func)
+            if isinstance(callee, Helper):
+                return self.helper_call(node, callee)
+        return super().call(node)
+
+    def helper_call(self, node, helper):
+        """helper(c) in a comprehension over df.columns: its body evaluated with its parameter
+        the column name, in a scope of its own (it sees the file's names, not the caller's)."""
+        if node.keywords or len(node.args) != 1 or isinstance(node.args[0], ast.Starred):
+            raise Refusal(node, 'helper function %s is compiled only when called with one argument'
+                          % helper.fn.name)
+        argument = self.value(node.args[0])
+        if not isinstance(argument, NameVar):
+            raise Refusal(node, 'helper function %s is compiled only when called on a column name '
+                                '(in a comprehension over df.columns)' % helper.fn.name)
+        saved = self.locals, self.local_names
+        from .compile_module import assigned_names
+        self.locals = {helper.parameter: argument}
+        self.local_names = assigned_names(helper.fn) | {helper.parameter}
+        try:
+            for statement in helper.assignments:
+                self.bind(statement.targets[0], self.value(statement.value))
+            result = self.value(helper.result)
+        finally:
+            self.locals, self.local_names = saved
+        if not isinstance(result, NameVar):
+            raise Refusal(helper.result, 'helper function %s returns %s, not a column name expression '
+                                         'pg_pipeline compiles' % (helper.fn.name, describe(helper.result)))
+        return result
 
     def module_call(self, node, path):
         """len(frame) and re.sub on a column name."""
@@ -386,7 +420,7 @@ def compile_transformer(request, block_file, fn, log):
     notes = []
     if renames:
         notes.append('rename_columns: the executor renames the output columns in order after the '
-                     'SQL and before the tests (it does not do so yet)')
+                     'SQL and before the tests')
     return block, notes
 
 

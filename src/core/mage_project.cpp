@@ -717,6 +717,8 @@ MagePipeline ConvertMagePipeline(const ProjectFolder& project, const std::string
     PipelineSpec checked = p.spec;  // (registering validates the spec it is given again)
     ValidatePipeline(checked);
     p.yaml = YAML::Dump(root);
+    p.root = root;
+    p.metadata_text = *text;
   } catch (const Error& e) {
     return refuse(e.message(), 0);
   }

@@ -26,6 +26,8 @@
 #include <string>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
 #include "core/import_row.hpp"
 #include "core/mage_config.hpp"
 #include "core/mage_triggers.hpp"
@@ -49,6 +51,10 @@ struct MagePipeline {
   std::vector<MageSchedule> schedules;  // its active time triggers
   std::vector<ImportRow> trigger_rows;  // its other triggers
   std::vector<std::string> notices;     // for NOTICE: charts dropped from downstream_blocks
+  // When importable: the edited metadata.yaml tree `spec` was parsed from, and the file's text
+  // (for CompileMagePipeline, which edits and parses it again).
+  YAML::Node root;
+  std::string metadata_text;
 };
 
 struct MageProject {

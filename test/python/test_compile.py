@@ -243,7 +243,7 @@ class LoaderTest(CompileTestCase):
         self.assert_native(response, {'type': 'data_loader', 'pandas_csv': pandas_csv(),
                                       'source': read_csv_source(urls[0]), 'urls': urls})
         self.assertIn('%d files are loaded in order into one table: source.url is the first, urls '
-                      'lists all of them (the native loader does not read urls yet)' % len(urls),
+                      'lists all of them' % len(urls),
                       response['notes'])
 
     def test_loop_appending_to_a_list(self):
@@ -456,12 +456,43 @@ class TransformerTest(CompileTestCase):
                                 "(\"a\" > 1))::text, ' over one')"])
 
 
+    def test_helper_function_in_a_comprehension(self):
+        helper = ("def camel_to_snake(name):\n"
+                  "    \"\"\"The green-taxi homework's helper.\"\"\"\n"
+                  "    name = re.sub(r'(.)([A-Z][a-z]+)', r'\\1_\\2', name)\n"
+                  "    return re.sub(r'([a-z0-9])([A-Z])', r'\\1_\\2', name).lower()\n\n")
+        response = compiled('transformer', transformer(
+            "    data.columns = [camel_to_snake(c) for c in data.columns]\n    return data\n",
+            extra_top=helper))
+        self.assert_native(response, {'type': 'transformer', 'sql': 'SELECT * FROM {{ load }}',
+                                      'rename_columns': [{'expression': (
+                                          "lower(regexp_replace(regexp_replace(name, '(.)([A-Z][a-z]+)', "
+                                          "'\\1_\\2', 'g'), '([a-z0-9])([A-Z])', '\\1_\\2', 'g'))")}]})
+
+
 class TransformerNearMissTest(CompileTestCase):
 
     def refused(self, body, text, reason, **kw):
         source = PREAMBLE['transformer'] + TEST_PREAMBLE + transformer(body)
         response = compile_block(request('transformer', source, **kw))
         self.assert_python(response, source, text, reason, 'transformer')
+
+    def test_helper_function_that_is_not_assignments_and_a_return(self):
+        helper = ("def snake(name):\n    for old in 'AB':\n        name = name.replace(old, '_')\n"
+                  "    return name\n\n")
+        source = PREAMBLE['transformer'] + TEST_PREAMBLE + transformer(
+            "    data.columns = [snake(c) for c in data.columns]\n    return data\n", extra_top=helper)
+        response = compile_block(request('transformer', source))
+        self.assert_python(response, source, "for old in", 'a helper function is compiled only when '
+                           'its body assigns names and returns', 'transformer')
+
+    def test_helper_function_on_a_column(self):
+        helper = "def double(x):\n    return x * 2\n\n"
+        source = PREAMBLE['transformer'] + TEST_PREAMBLE + transformer(
+            "    data['t'] = double(data['a'])\n    return data\n", extra_top=helper)
+        response = compile_block(request('transformer', source))
+        self.assert_python(response, source, "double(data['a'])", 'is compiled only when called on '
+                           'a column name', 'transformer')
 
     def test_apply_lambda(self):
         self.refused("    data['t'] = data['a'].apply(lambda x: x * 2)\n    return data\n",
@@ -528,12 +559,12 @@ class TransformerNearMissTest(CompileTestCase):
         self.assert_python(response, source, 'def transform', 'only transformers of exactly one '
                            'upstream block', 'transformer')
 
-    def test_helper_function(self):
+    def test_helper_function_of_several_parameters(self):
         source = PREAMBLE['transformer'] + transformer("    return data\n") + \
-            "\ndef helper(x):\n    return x\n"
+            "\ndef helper(x, *more):\n    return x\n"
         response = compile_block(request('transformer', source))
-        self.assert_python(response, source, 'def helper', 'helper functions keep the block in '
-                           'Python', 'transformer')
+        self.assert_python(response, source, 'def helper', 'only helper functions of one plain '
+                           'parameter are compiled', 'transformer')
 
 
 class ExporterTest(CompileTestCase):

@@ -4,14 +4,16 @@
 #   1. the mixed project (test/fixtures/mage_mixed): every row of import_project's result, its
 #      profiles rendered, its two runnable pipelines run, its schedule imported when asked;
 #   2. the seed's api_to_postgres and a green-taxi pipeline (test/fixtures/mage_python, copied
-#      with the loaders' URLs pointed at the test server), run to the tables Mage would publish:
-#      the same block code run by pandas outside the server (test/python/mage_reference.py);
+#      with the loaders' URLs pointed at the test server), every block compiled to a native one,
+#      run to the tables Mage would publish: the same block code run by pandas outside the
+#      server (test/python/mage_reference.py);
 #   3. a hostile second user: no pipeline_python means Python pipelines refused (the SQL ones
 #      import), no pg_read_server_files means no import, another role's project's profiles are
 #      neither readable nor sent to its runs, and a project whose files point out of its folder
 #      (.., absolute paths, symbolic links, a FIFO, an oversized file) reads nothing outside;
-#   4. a remote profile: the exporter's rows go to a second cluster (port $PGPIPE_PORT + 3) and
-#      not into this database.
+#   4. a remote profile: the (Python, native => false) exporter's rows go to a second cluster
+#      (port $PGPIPE_PORT + 3) and not into this database; imported with the profile remote, the
+#      exporter is not compiled.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 db=postgres
@@ -89,9 +91,9 @@ monthly_dynamic||pipeline||refused|block "months_to_load" is dynamic (configurat
 monthly_dynamic|months_to_load|data_loader|python|refused|block "months_to_load" is dynamic (configuration.dynamic at line 5, column 14 of pipelines/monthly_dynamic/metadata.yaml): Mage runs its downstream blocks once per item of its output, and pg_pipeline has no dynamic blocks
 monthly_dynamic|load_month|transformer|python|refused|not imported: pipeline "monthly_dynamic" is refused
 rides_python||pipeline||imported|
-rides_python|load_rides|data_loader|python|imported|
-rides_python|keep_passengers|transformer|python|imported|
-rides_python|export_rides|data_exporter|python|imported|
+rides_python|load_rides|data_loader|python|imported|python: data_loaders/load_rides.py, line 13, column 12: pd.DataFrame({'VendorID': pd.array([1, 2, 2, 1, 2], dtype... is not a shape pg_pipeline compiles
+rides_python|keep_passengers|transformer|python|imported|native: compiled from transformers/keep_passengers.py (log)
+rides_python|export_rides|data_exporter|python|imported|native: compiled from data_exporters/export_rides.py (exports through the io_config profile 'dev', rename_columns)
 rides_python|try_things|scratchpad|python|skipped|a scratchpad: Mage never runs scratchpads
 rides_python|about_rides|markdown|markdown|skipped|a markdown block: documentation, not code
 rides_python|passengers_per_vendor|chart|python|skipped|a chart: Mage draws it in its UI from block outputs, and runs do not need it
@@ -127,7 +129,7 @@ check "only the runnable pipelines are in the catalog" \
 sql "SELECT pipeline.run('rides_sql', project => 'mage_mixed'), pipeline.run('rides_python', project => 'mage_mixed')" >/dev/null
 check "rides_sql ran: the renamed block read as {{ df_1 }} and block_output('cleaning/drop empty rides')" \
   "SELECT array_agg(passenger_count ORDER BY vendor_id) = '{1,3}' FROM mixed.rides_sql"
-check "rides_python ran its files unchanged: rows with passengers, columns lower-cased as Mage's exporter does" \
+check "rides_python ran (its loader in Python, the rest compiled): rows with passengers, columns lower-cased as Mage's exporter does" \
   "SELECT array_agg(passenger_count ORDER BY trip_distance) = '{2,1,3}' AND count(vendorid) = 3 FROM mixed.rides"
 check "the transformer's print is in the run log" \
   "SELECT EXISTS (SELECT FROM pipeline.run_log WHERE message = 'Preprocessing: rows with zero passengers: 1')"
@@ -138,24 +140,31 @@ check "schedules => true made the daily trigger a pg_cron schedule" \
      JOIN cron.job j USING (jobid) WHERE p.name = 'rides_python'"
 sql "SELECT pipeline.unschedule('rides_python', 'mage_mixed')" >/dev/null
 
-echo "# 2. api_to_postgres and green_taxi_etl, against pandas"
+echo "# 2. api_to_postgres and green_taxi_etl, compiled to native blocks, against pandas"
 t0=$(date +%s.%N)
 got=$(sql "SELECT string_agg(pipeline || ' ' || outcome, ', ' ORDER BY pipeline) FROM pipeline.import_project('$work/mage_python', 'taxi') WHERE kind = 'pipeline'" 2>/dev/null)
 python_s=$(seconds_since "$t0")
 [ "$got" = "api_to_postgres imported, green_taxi_etl imported" ] || fail "importing mage_python: $got"
 echo "ok - both Python pipelines imported (import took $python_s s)"
-check "the blocks are the files, unchanged but for the URL" \
+check "every block of both compiled to a native block (the catalog holds SQL blocks, no Python block)" \
+  "SELECT count(*) = 6 AND bool_and(definition ->> 'language' IS DISTINCT FROM 'python') FROM pipeline.blocks WHERE project = 'taxi'"
+check "a compiled block keeps its file's text and path, unchanged but for the URL" \
   "SELECT definition ->> 'python' = pg_read_file('$work/mage_python/transformers/transform_taxi_data.py')
-     AND definition ->> 'file' = 'transformers/transform_taxi_data.py' FROM pipeline.blocks WHERE name = 'transform_taxi_data'"
+     AND definition ->> 'compiled_from' = 'transformers/transform_taxi_data.py' FROM pipeline.blocks WHERE name = 'transform_taxi_data'"
+got=$(sql "SELECT string_agg(block || ': ' || coalesce(reason, ''), E'\n' ORDER BY block) FROM pipeline.import_project('$work/mage_python', 'taxi')
+            WHERE kind IN ('data_loader', 'transformer', 'data_exporter') AND reason NOT LIKE 'native: compiled from %'" 2>/dev/null)
+[ -z "$got" ] || fail "importing mage_python again, blocks that are not native: $got"
+echo "ok - the import rows say native: compiled from <file> for all six blocks"
 t0=$(date +%s.%N)
 sql "SELECT pipeline.run('api_to_postgres', project => 'taxi')" >/dev/null
 echo "   (api_to_postgres ran in $(seconds_since "$t0") s)"
 out=$($PY "$PGPIPE_ROOT/test/python/mage_reference.py" --project "$work/mage_python" --pipeline api_to_postgres \
   --table ny_taxi.yellow_taxi_data) || fail "api_to_postgres: $out"
 echo "ok - $out"
-check "its tests ran (the transformer's @test passed)" \
-  "SELECT count(*) = 2 FROM pipeline.run_log WHERE message = 'test passed: test_output'
-     AND run_id = (SELECT max(run_id) FROM pipeline.runs)"
+check "its tests ran as SQL tests (the loader's and the transformer's @test passed) and the log says native" \
+  "SELECT count(*) FILTER (WHERE message LIKE 'test passed: %') = 2
+      AND count(*) FILTER (WHERE message LIKE 'native, compiled from %') = 3
+     FROM pipeline.run_log WHERE run_id = (SELECT max(run_id) FROM pipeline.runs)"
 t0=$(date +%s.%N)
 sql "SELECT pipeline.run('green_taxi_etl', project => 'taxi')" >/dev/null
 echo "   (green_taxi_etl ran in $(seconds_since "$t0") s)"
@@ -271,16 +280,24 @@ as_postgres "$PGBIN/pg_ctl" -D "$remote_data" -l "$PGPIPE_TMP/remote.log" -w -t 
 remote() { "$PGBIN/psql" -X -q -At -h 127.0.0.1 -p "$remote_port" -U postgres -d postgres -c "$1"; }
 local_rows=$(sql "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) || ' ' || count(*) FROM ny_taxi.yellow_taxi_data t")
 sql "DROP TABLE ny_taxi.yellow_taxi_data" >/dev/null
-sql "SELECT pipeline.set_profile('taxi', 'dev', '{\"pg_pipeline_remote\": true, \"POSTGRES_HOST\": \"127.0.0.1\",
+# (a compiled exporter writes here: the profile is read at import; the Python one reads it at run time)
+sql "SELECT count(*) FROM pipeline.import_project('$work/mage_python', 'taxi_remote', native => false)" >/dev/null 2>&1
+sql "SELECT pipeline.set_profile('taxi_remote', 'dev', '{\"pg_pipeline_remote\": true, \"POSTGRES_HOST\": \"127.0.0.1\",
        \"POSTGRES_PORT\": $remote_port, \"POSTGRES_DBNAME\": \"postgres\", \"POSTGRES_USER\": \"postgres\",
        \"POSTGRES_PASSWORD\": \"unused\", \"POSTGRES_CONNECT_TIMEOUT\": 10}')" >/dev/null
-sql "SELECT pipeline.run('api_to_postgres', project => 'taxi')" >/dev/null
+check "native => false imported every block as Python" \
+  "SELECT count(*) = 6 AND bool_and(definition ->> 'language' = 'python') FROM pipeline.blocks WHERE project = 'taxi_remote'"
+sql "SELECT pipeline.run('api_to_postgres', project => 'taxi_remote')" >/dev/null
 remote_rows=$(remote "SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) || ' ' || count(*) FROM ny_taxi.yellow_taxi_data t")
 [ "$remote_rows" = "$local_rows" ] || fail "the remote table ($remote_rows) is not what the local run published ($local_rows)"
 echo "ok - through the remote profile the rows arrived on the second server (${local_rows#* } rows, the same as locally)"
 check "... and not in this database" "SELECT to_regclass('ny_taxi.yellow_taxi_data') IS NULL"
 check "the run log says where they went" \
   "SELECT EXISTS (SELECT FROM pipeline.run_log WHERE message LIKE 'created ny_taxi.yellow_taxi_data with % rows on the remote server')"
+got=$(sql "SELECT reason FROM pipeline.import_project('$work/mage_python', 'taxi_remote') WHERE block = 'export_taxi_data_to_postgres'" 2>/dev/null)
+[[ "$got" == "python: data_exporters/export_taxi_data_to_postgres.py, line "*"is another server"* ]] ||
+  fail "importing with a remote profile: the exporter's row says: $got"
+echo "ok - imported again with the profile remote, the exporter stays Python and its row says why"
 remote_stop
 echo "ok - the second cluster is stopped"
 echo "   (imports: mage_mixed $mixed_s s, mage_python $python_s s)"

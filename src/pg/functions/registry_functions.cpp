@@ -15,6 +15,7 @@ extern "C" {
 
 #include "core/dag.hpp"
 #include "core/error.hpp"
+#include "core/mage_compile.hpp"
 #include "core/mage_project.hpp"
 #include "core/pipeline_yaml.hpp"
 #include "core/spec_json.hpp"
@@ -23,6 +24,7 @@ extern "C" {
 #include "pg/catalog/registry.hpp"
 #include "pg/catalog/schedules.hpp"
 #include "pg/privilege.hpp"
+#include "pg/python/runtime.hpp"
 #include "pg/run/staging.hpp"
 #include "pg/fmgr_args.hpp"
 #include "pg/spi.hpp"
@@ -92,12 +94,15 @@ std::optional<std::string> ServerEnv(const std::string& name) {
   return std::string(value);
 }
 
-// Imports one converted pipeline, in a subtransaction of its own, and its schedules when asked;
-// appends its rows (pipeline, blocks, charts, triggers) to `rows`, and when it was imported, the
-// Mage keys it ignored to `ignored` and its NOTICE lines to `notices`.
-void ImportPipeline(const core::MagePipeline& p, const std::string& project, bool schedules,
-                    std::vector<core::ImportRow>* rows, std::vector<std::string>* ignored_keys,
-                    std::vector<std::string>* notices) {
+// Imports one converted pipeline, its Python blocks compiled to native ones where `compiler`
+// can, in a subtransaction of its own, and its schedules when asked; appends its rows
+// (pipeline, blocks, charts, triggers) to `rows`, and when it was imported, the Mage keys it
+// ignored to `ignored` and its NOTICE lines to `notices`.
+void ImportPipeline(const core::MagePipeline& converted, const std::string& project, bool schedules,
+                    const core::MageCompiler& compiler, std::vector<core::ImportRow>* rows,
+                    std::vector<std::string>* ignored_keys, std::vector<std::string>* notices) {
+  core::MagePipeline p = converted;
+  core::CompileMagePipeline(&p, compiler, pg::PipelineYamlLimits());
   core::ImportRow pipeline_row = p.pipeline_row;
   std::vector<core::ImportRow> block_rows = p.block_rows;
   bool imported = false;
@@ -180,9 +185,10 @@ Datum ReturnRows(FunctionCallInfo fcinfo, const std::vector<core::ImportRow>& ro
 
 }  // namespace
 
-// pipeline.import_project(dir text, project text, schedules boolean) returns table (pipeline,
-// block, kind, language, outcome, reason): pipeline by pipeline, each in a subtransaction, so
-// one that cannot be imported stops no other.
+// pipeline.import_project(dir text, project text, schedules boolean, native boolean) returns
+// table (pipeline, block, kind, language, outcome, reason): pipeline by pipeline, each in a
+// subtransaction, so one that cannot be imported stops no other; Python blocks compiled to
+// native ones where they can be, unless native is false.
 PGPIPE_FUNCTION(pipeline_import_project) {
   if (pg::ArgIsNull(fcinfo, 0))
     throw Error(core::sqlstate::kInvalidParameterValue, "project folder must not be NULL");
@@ -194,6 +200,7 @@ PGPIPE_FUNCTION(pipeline_import_project) {
                 "import projects.");
   std::string dir = pg::TextArg(fcinfo, 0);
   const bool schedules = !pg::ArgIsNull(fcinfo, 2) && PG_GETARG_BOOL(2);
+  const bool native = pg::ArgIsNull(fcinfo, 3) || PG_GETARG_BOOL(3);
   core::MageProject mage = core::ReadMageProject(dir, pg::PipelineYamlLimits(), ServerEnv);
   // (a Mage project folder is often not an identifier: magic-zoomcamp becomes magic_zoomcamp)
   std::string project = pg::ArgIsNull(fcinfo, 1) ? core::MageIdentifier(mage.name) : pg::TextArg(fcinfo, 1);
@@ -203,7 +210,9 @@ PGPIPE_FUNCTION(pipeline_import_project) {
   std::vector<core::ImportRow> rows;
   std::vector<std::string> ignored, charts;
   ImportProfiles(mage, project, &rows);
-  for (const auto& p : mage.pipelines) ImportPipeline(p, project, schedules, &rows, &ignored, &charts);
+  // (after the profiles: an exporter compiles only when its profile means this database)
+  core::MageCompiler compiler = pg::ImportCompiler(project, native);
+  for (const auto& p : mage.pipelines) ImportPipeline(p, project, schedules, compiler, &rows, &ignored, &charts);
   spi.Finish();
   ReportIgnored(ignored);
   for (const auto& line : charts) {

@@ -11,6 +11,7 @@ extern "C" {
 #include "core/error.hpp"
 #include "pg/privilege.hpp"
 #include "pg/spi.hpp"
+#include "pg/subxact.hpp"
 
 namespace pgpipe::pg {
 
@@ -38,6 +39,27 @@ if runner is None:
     GD['pg_pipeline_runner'] = runner
 return runner.run_block(plpy, request)
 $python$)sql";
+
+// What pipeline._compile_block does: the compiler (python/pg_pipeline_runtime/compile.py) on one
+// request. It reads the block's text with Python's ast and never runs it; standard library only.
+constexpr const char* kCompileBlockSql = R"sql(
+CREATE OR REPLACE FUNCTION pipeline._compile_block(request jsonb) RETURNS jsonb LANGUAGE plpython3u VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $python$
+compiler = GD.get('pg_pipeline_compiler')
+if compiler is None:
+    import sys
+    path = plpy.execute('SELECT pipeline._python_path() AS path')[0]['path']
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    from pg_pipeline_runtime import compile as compiler
+    GD['pg_pipeline_compiler'] = compiler
+return compiler.compile_block_json(request)
+$python$)sql";
+
+bool FunctionExists(const char* signature) {
+  return SpiScalar("SELECT to_regprocedure($1) IS NOT NULL", {std::string(signature)}) == SqlValue("t");
+}
 
 bool PythonBlockExists() {
   return SpiScalar("SELECT to_regprocedure('pipeline._python_block(jsonb)') IS NOT NULL") == SqlValue("t");
@@ -76,15 +98,57 @@ bool EnablePython() {
       if (inside_create_extension) return false;
       SpiExec("CREATE EXTENSION plpython3u");
     }
-    const bool existed = PythonBlockExists();
-    SpiExec(kPythonBlockSql);
-    SpiExec("REVOKE ALL ON FUNCTION pipeline._python_block(jsonb) FROM PUBLIC");
-    SpiExec(std::string("GRANT EXECUTE ON FUNCTION pipeline._python_block(jsonb) TO ") + kPythonRole);
-    // Made inside CREATE or ALTER EXTENSION it is a member already; made later, it joins, so that
-    // DROP EXTENSION drops it and pg_dump leaves it to the extension's script.
-    if (!inside_create_extension && !existed) SpiExec("ALTER EXTENSION pg_pipeline ADD FUNCTION pipeline._python_block(jsonb)");
+    // Each executable by pipeline_python only. Made inside CREATE or ALTER EXTENSION it is a
+    // member already; made later, it joins, so that DROP EXTENSION drops it and pg_dump leaves it
+    // to the extension's script.
+    for (const auto& [signature, sql] : {std::pair<const char*, const char*>{"pipeline._python_block(jsonb)", kPythonBlockSql},
+                                         {"pipeline._compile_block(jsonb)", kCompileBlockSql}}) {
+      const bool existed = FunctionExists(signature);
+      SpiExec(sql);
+      SpiExec(std::string("REVOKE ALL ON FUNCTION ") + signature + " FROM PUBLIC");
+      SpiExec(std::string("GRANT EXECUTE ON FUNCTION ") + signature + " TO " + kPythonRole);
+      if (!inside_create_extension && !existed) SpiExec(std::string("ALTER EXTENSION pg_pipeline ADD FUNCTION ") + signature);
+    }
     return true;
   });
+}
+
+core::MageCompiler ImportCompiler(const std::string& project, bool native) {
+  core::MageCompiler compiler;
+  const Oid role = CurrentRole();
+  if (!native) {
+    compiler.unavailable = "native => false: every Python block stays Python";
+  } else if (!FunctionExists("pipeline._compile_block(jsonb)")) {
+    compiler.unavailable = "not compiled: PL/Python is not enabled in this database (pipeline.enable_python()), "
+                           "and the compiler runs in it";
+  } else if (SpiScalar("SELECT has_function_privilege($1::oid, 'pipeline._compile_block(jsonb)', 'EXECUTE')",
+                       {std::to_string(role)}) != SqlValue("t")) {
+    // (the compiler only reads the files, but it is Python: who may not run Python imports the
+    // blocks as Python, and registering them then says why not)
+    compiler.unavailable = "not compiled: role \"" + RoleName(role) + "\" may not run Python (" + kPythonRole + ")";
+  } else {
+    // As the runtime's request: the project's profiles as the importing role reads them.
+    compiler.io_config_json =
+        SpiScalar("SELECT coalesce(jsonb_object_agg(profile, settings), '{}')::text FROM pipeline.profiles "
+                  "WHERE project = $1",
+                  {project})
+            .value_or("{}");
+    compiler.compile = [](const std::string& request, std::string* error) -> std::optional<std::string> {
+      SqlValue answer;
+      std::optional<Error> failed =
+          InSubtransaction([&] { answer = SpiScalar("SELECT pipeline._compile_block($1::jsonb)::text", {request}); });
+      if (failed) {
+        *error = failed->message();
+        return std::nullopt;
+      }
+      if (!answer) {
+        *error = "it answered NULL";
+        return std::nullopt;
+      }
+      return *answer;
+    };
+  }
+  return compiler;
 }
 
 }  // namespace pgpipe::pg

@@ -4,12 +4,14 @@
 // So the function that runs one, pipeline._python_block (PL/Python, python/install.sql), exists
 // only once a superuser has PL/Python in the database (CREATE EXTENSION plpython3u before
 // pg_pipeline, or pipeline.enable_python() after), and only superusers and members of
-// pipeline_python may execute it. Without PL/Python everything else works; Python pipelines are
+// pipeline_python may execute it; so does pipeline._compile_block, the compiler of Mage blocks
+// import_project calls (it reads their text with ast and never runs it). Without PL/Python everything else works; Python pipelines are
 // refused saying how to enable them.
 #pragma once
 
 #include <string>
 
+#include "core/mage_compile.hpp"
 #include "pg/boundary.hpp"
 
 namespace pgpipe::pg {
@@ -28,5 +30,11 @@ void RequirePython(Oid role, const std::string& what);
 // is not in the database and cannot be created now (CREATE EXTENSION pg_pipeline before
 // plpython3u: nothing to do yet).
 bool EnablePython();
+
+// The compiler pipeline.import_project hands Mage Python blocks to (core/mage_compile.hpp):
+// pipeline._compile_block, run as the calling role in a subtransaction per block, with the
+// profiles of `project` as io_config. Without it (native is false, PL/Python is not enabled, or
+// the role may not run Python) nothing is compiled, and `unavailable` says why.
+core::MageCompiler ImportCompiler(const std::string& project, bool native);
 
 }  // namespace pgpipe::pg

@@ -342,7 +342,10 @@ bool RunBlock(Run& run, const std::string& name, Error* failure, bool callback_s
   BlockRun& state = run.blocks.at(name);
   const BlockSpec& b = run.Spec(name);
   for (int attempt = state.attempts_done + 1;; ++attempt) {
-    InTransaction([&] { BeginAttempt(run.id, name, state.state, attempt); });
+    InTransaction([&] {
+      BeginAttempt(run.id, name, state.state, attempt);
+      if (auto line = CompiledLine(b); line && attempt == 1) WriteLog(run.id, name, *line);
+    });
     state.state = BlockState::kRunning;
     ReportActivity("pg_pipeline run " + Num(run.id) + ": block " + name);
     AttemptResult result;

@@ -87,4 +87,9 @@ std::vector<LogLine> PrintedLines(Run& run, const core::BlockSpec& b, int* skipp
   return lines;
 }
 
+std::optional<LogLine> CompiledLine(const core::BlockSpec& b) {
+  if (b.compiled_from.empty()) return std::nullopt;
+  return LogLine{"info", "native, compiled from " + b.compiled_from + " (its Python is kept in the block, not run)"};
+}
+
 }  // namespace pgpipe::pg

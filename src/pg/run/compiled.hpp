@@ -4,6 +4,7 @@
 // queries).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,5 +31,9 @@ void RenameColumnsOf(const core::BlockSpec& b, const std::string& relation);
 // upstream output a query reads does not exist (a fused chain stages nothing), which `skipped`
 // then counts.
 std::vector<LogLine> PrintedLines(Run& run, const core::BlockSpec& b, int* skipped);
+
+// The run log's line for a block compiled from Mage Python ("native, compiled from
+// transformers/x.py"), written when its first attempt starts; nothing for other blocks.
+std::optional<LogLine> CompiledLine(const core::BlockSpec& b);
 
 }  // namespace pgpipe::pg

@@ -116,7 +116,10 @@ void StartChain(Run& run, const Fusion& f, int attempt) {
     start.attempt = 1;
     MoveBlock(run.id, *b, core::BlockEvent::kStart, start);
   }
-  for (const std::string* b : {&f.loader, &f.transformer, &f.exporter}) run.blocks.at(*b).state = BlockState::kRunning;
+  for (const std::string* b : {&f.loader, &f.transformer, &f.exporter}) {
+    run.blocks.at(*b).state = BlockState::kRunning;
+    if (auto line = CompiledLine(run.Spec(*b)); line && attempt == 1) WriteLog(run.id, *b, *line);
+  }
 }
 
 // Whether a COPY that failed while setting up its WHERE failed because of the condition: the
