@@ -751,7 +751,7 @@ MageProject ReadMageProject(const std::string& dir_in, const YamlLimits& limits,
         MageIdentifier(link), "pipelines/" + link + "/metadata.yaml", false, {}, {}, false,
         {MageIdentifier(link), "", "pipeline", "", "refused",
          "pipelines/" + link + " is a symbolic link, which the import does not follow"},
-        {}, {}, {}, {}});
+        {}, {}, {}, {}, {}, {}});
   InterruptPoller poller;
   size_t count = 0;
   for (const auto& name : folders) {
@@ -761,7 +761,7 @@ MageProject ReadMageProject(const std::string& dir_in, const YamlLimits& limits,
           MageIdentifier(name), "pipelines/" + name + "/metadata.yaml", false, {}, {}, false,
           {MageIdentifier(name), "", "pipeline", "", "refused",
            "the project has more than " + std::to_string(kMaxMagePipelines) + " pipeline folders; this one and the rest are not read"},
-          {}, {}, {}, {}});
+          {}, {}, {}, {}, {}, {}});
       break;
     }
     MagePipeline p = ConvertMagePipeline(folder, name, limits);
