@@ -57,6 +57,20 @@ SELECT count(*) AS riders, count(*) FILTER (WHERE passenger_count = 0) AS withou
 SELECT regexp_replace(message, 'in [0-9.]+ s', 'in N s') AS message FROM pipeline.run_log
  WHERE run_id = (SELECT max(run_id) FROM pipeline.runs) AND message LIKE '%one COPY%';
 
+-- Block files used by two pipelines (test/fixtures/mage_project/shared_blocks/README.md): one
+-- shared block while both use it alike, a copy of its own for the pipeline that uses it
+-- differently; importing the second pipeline changes nothing under the first, and both run.
+\set shared_blocks :fixtures/mage_project/shared_blocks
+SELECT pipeline, block, outcome, reason FROM pipeline.import_project(:'shared_blocks', 'shared_blocks') WHERE block <> '';
+SELECT b.name, p.name AS local_to, b.definition -> 'retry' ->> 'retries' AS retries
+  FROM pipeline.blocks b LEFT JOIN pipeline.pipelines p USING (pipeline_id) WHERE b.project = 'shared_blocks' ORDER BY b.name, 2;
+SELECT pipeline.run('green_a', project => 'shared_blocks') > 0 AS a_ran, pipeline.run('green_b', project => 'shared_blocks') > 0 AS b_ran;
+-- importing it again makes no new version, and the first pipeline still runs
+SELECT count(*) AS versions FROM pipeline.pipeline_versions JOIN pipeline.pipelines USING (pipeline_id) WHERE project = 'shared_blocks';
+SELECT count(*) AS rows FROM pipeline.import_project(:'shared_blocks', 'shared_blocks');
+SELECT count(*) AS versions FROM pipeline.pipeline_versions JOIN pipeline.pipelines USING (pipeline_id) WHERE project = 'shared_blocks';
+SELECT pipeline.run('green_a', project => 'shared_blocks') > 0 AS a_ran_again;
+
 -- A Python project whose block files are missing: refused, saying which file.
 SELECT * FROM pipeline.import_project(:'python_project', 'python_project');
 

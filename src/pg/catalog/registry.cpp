@@ -73,6 +73,20 @@ void CheckColumnTypes(const core::PipelineSpec& spec) {
   }
 }
 
+}  // namespace
+
+std::string SharedBodyJson(const core::BlockSpec& block) {
+  core::BlockSpec body = block;
+  body.upstream.clear();
+  body.downstream.clear();
+  body.where = {};
+  for (auto& test : body.tests) test.where = {};
+  if (body.target) body.target->where = {};
+  return core::BlockToJson(body);
+}
+
+namespace {
+
 // Stores the shared blocks this file defines; a block of another role's is refused.
 void StoreSharedDefinitions(const core::PipelineSpec& spec, const std::string& project, Oid caller) {
   for (const auto& block : spec.blocks) {
@@ -87,16 +101,13 @@ void StoreSharedDefinitions(const core::PipelineSpec& spec, const std::string& p
                       "\" belongs to role \"" + *owner[0][1] + "\"",
                   "", "Reference it as {name: " + block.name +
                           ", shared: true}, or give your block another name.");
-    core::BlockSpec unlinked = block;  // links are per pipeline, not part of the shared body
-    unlinked.upstream.clear();
-    unlinked.downstream.clear();
     CatalogExec(
         "INSERT INTO pipeline.blocks (project, pipeline_id, name, type, definition, yaml, owner) "
         "VALUES ($1, NULL, $2, $3, $4::jsonb, $5, $6::oid::regrole) "
         "ON CONFLICT (project, pipeline_id, name) DO UPDATE SET type = excluded.type, "
         "definition = excluded.definition, yaml = excluded.yaml, updated_at = now() "
         "WHERE (blocks.definition, blocks.yaml) IS DISTINCT FROM (excluded.definition, excluded.yaml)",
-        {project, block.name, core::BlockTypeName(block.type), core::BlockToJson(unlinked),
+        {project, block.name, core::BlockTypeName(block.type), SharedBodyJson(block),
          core::SharedBlockYaml(block), std::to_string(caller)});
   }
 }

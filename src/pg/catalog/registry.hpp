@@ -27,7 +27,12 @@ struct StoredPipeline {
 std::string RegisterPipeline(const std::string& yaml, const std::string& project,
                              std::vector<std::string>* notices = nullptr);
 
-// The same for a spec already parsed (not validated: its shared references are resolved
+// What a shared block's stored definition (and its hash, which pipeline versions pin) is made
+// of: the block without its links and without its positions, which belong to each pipeline file
+// that uses it, so one block written alike in two files is one definition.
+std::string SharedBodyJson(const core::BlockSpec& block);
+
+// RegisterPipeline for a spec already parsed (not validated: its shared references are resolved
 // here first), stored with `yaml` as its text. The Mage importer parses the user's
 // metadata.yaml itself, so that every error names a place in the user's own files.
 std::string RegisterSpec(core::PipelineSpec spec, const std::string& yaml, const std::string& project,

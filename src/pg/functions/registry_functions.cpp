@@ -12,6 +12,7 @@ extern "C" {
 }
 
 #include <algorithm>
+#include <map>
 
 #include "core/dag.hpp"
 #include "core/error.hpp"
@@ -98,8 +99,31 @@ std::optional<std::string> ServerEnv(const std::string& name) {
 // can, in a subtransaction of its own, and its schedules when asked; appends its rows
 // (pipeline, blocks, charts, triggers) to `rows`, and when it was imported, the Mage keys it
 // ignored to `ignored` and its NOTICE lines to `notices`.
+// The shared blocks an import has stored so far: each one's definition, and the pipeline that
+// stored it.
+using SharedBodies = std::map<std::string, std::pair<std::string, std::string>>;
+
+// A Mage block file used by several pipelines is one shared block while they use it alike; a
+// pipeline whose use of it differs (its upstream, its configuration, what it compiled to) keeps
+// its own copy, local to it, instead of changing the block under the pipelines imported before
+// it (whose versions pin it). Says so in the block's row.
+void KeepDifferingBlocksLocal(core::MagePipeline* p, const SharedBodies& stored, std::vector<core::ImportRow>* rows) {
+  for (auto& block : p->spec.blocks) {
+    if (!block.shared || block.reference_only) continue;
+    auto found = stored.find(block.name);
+    if (found == stored.end() || found->second.first == pg::SharedBodyJson(block)) continue;
+    block.shared = false;
+    for (auto& row : *rows)
+      if (row.block == block.name && row.kind != "chart") {
+        std::string note = "kept local to this pipeline: pipeline \"" + found->second.second +
+                           "\" uses the same block file differently (upstream, configuration or compiled form)";
+        row.reason = row.reason.empty() ? note : row.reason + "; " + note;
+      }
+  }
+}
+
 void ImportPipeline(const core::MagePipeline& converted, const std::string& project, bool schedules,
-                    const core::MageCompiler& compiler, std::vector<core::ImportRow>* rows,
+                    const core::MageCompiler& compiler, SharedBodies* shared, std::vector<core::ImportRow>* rows,
                     std::vector<std::string>* ignored_keys, std::vector<std::string>* notices) {
   core::MagePipeline p = converted;
   core::CompileMagePipeline(&p, compiler, pg::PipelineYamlLimits());
@@ -108,7 +132,12 @@ void ImportPipeline(const core::MagePipeline& converted, const std::string& proj
   bool imported = false;
   if (p.importable) {
     std::vector<std::string> ignored;
+    KeepDifferingBlocksLocal(&p, *shared, &block_rows);
     std::optional<Error> error = pg::InSubtransaction([&] { pg::RegisterSpec(p.spec, p.yaml, project, &ignored); });
+    if (!error)
+      for (const auto& block : p.spec.blocks)
+        if (block.shared && !block.reference_only && !shared->count(block.name))
+          (*shared)[block.name] = {pg::SharedBodyJson(block), p.name};
     if (error) {
       pipeline_row.outcome = "refused";
       pipeline_row.reason = std::string(error->message()) + " (SQLSTATE " + error->sqlstate() + ")";
@@ -212,7 +241,8 @@ PGPIPE_FUNCTION(pipeline_import_project) {
   ImportProfiles(mage, project, &rows);
   // (after the profiles: an exporter compiles only when its profile means this database)
   core::MageCompiler compiler = pg::ImportCompiler(project, native);
-  for (const auto& p : mage.pipelines) ImportPipeline(p, project, schedules, compiler, &rows, &ignored, &charts);
+  SharedBodies shared;
+  for (const auto& p : mage.pipelines) ImportPipeline(p, project, schedules, compiler, &shared, &rows, &ignored, &charts);
   spi.Finish();
   ReportIgnored(ignored);
   for (const auto& line : charts) {
