@@ -561,6 +561,11 @@ OpenSourceGuard::OpenSourceGuard(core::HttpSource* source) {
 
 OpenSourceGuard::~OpenSourceGuard() { g_open_source = nullptr; }
 
+std::string NaNote(const LoadResult& loaded) {
+  if (loaded.na_fields == 0) return "";
+  return std::to_string(loaded.na_fields) + " field(s) of the file read as NULL (na_values)";
+}
+
 LoadResult LoadCsv(const LoadRequest& request) {
   const core::SourceSpec& source = request.source;
   const auto started = std::chrono::steady_clock::now();
@@ -630,6 +635,7 @@ LoadResult LoadCsv(const LoadRequest& request) {
     core::FetchStats stats = stream.Stats();
     result.bytes_downloaded = stats.bytes_downloaded;
     result.bytes_decompressed = stats.bytes_decompressed;
+    if (na) result.na_fields = na->Replaced();
   } catch (const Error& e) {
     Error failed = e.WithContext("loading \"" + shown_url + "\" into " + request.target);
     if (stream_failure && e.retry_class() == core::RetryClass::kUnknown)

@@ -30,6 +30,7 @@ struct LoadResult {
   uint64_t rows_excluded = 0;  // rows the WHERE filter dropped
   int64_t bytes_downloaded = 0;
   int64_t bytes_decompressed = 0;
+  int64_t na_fields = 0;       // fields na_values made NULL
   bool created = false;
   double seconds = 0;
   unsigned int relid = 0;  // a load split across workers: its relation
@@ -45,6 +46,9 @@ core::FetchOptions FetchOptionsFor(const core::SourceSpec& source);
 // multibyte encoding (SJIS, BIG5, GBK, UHC, GB18030) hides ASCII-valued bytes inside its
 // characters, so a scan for quotes and delimiters outside COPY would go wrong; or an unknown name.
 bool EncodingHidesAscii(const std::string& encoding);
+
+// "N fields of the file read as NULL (na_values)", or "" when none were.
+std::string NaNote(const LoadResult& loaded);
 
 // Streams the source into the target in the current transaction. If the process exits while a
 // load runs (pg_terminate_backend: a FATAL exits without unwinding C++ frames), an exit callback
