@@ -54,7 +54,9 @@ shared_preload_libraries = 'pg_cron,pg_pipeline'
 cron.database_name = 'postgres'
 max_worker_processes = 16
 fsync = off
-synchronous_commit = off
+# (a commit's WAL is written before it returns, not synced: the crash tests' immediate restarts
+# must not lose a committed run; with fsync off this costs a write, not a disk flush)
+synchronous_commit = on
 full_page_writes = off
 shared_buffers = 512MB
 max_wal_size = 4GB
