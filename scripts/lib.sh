@@ -158,6 +158,22 @@ serve_fixtures() {
   echo "test HTTP server did not start:" >&2; cat "$PGPIPE_TMP/http.log" >&2; return 1
 }
 
+# The taxi files the Mage fixtures' loaders fetch (test/fixtures/mage_python, mage_shapes), under
+# $PGPIPE_TMP/www: a yellow month of 20,000 rides, and three green months (the yellow
+# generator's rows under the green files' pickup and dropoff names). Cached by name.
+make_mage_taxi_files() {
+  local www=$PGPIPE_TMP/www gen="$PGPIPE_ROOT/test/fixtures/gen_taxi.py" month
+  [ -s "$www/yellow_tripdata_2021-01.csv.gz" ] ||
+    python3 "$gen" --rows 20000 --out "$www/yellow_tripdata_2021-01.csv.gz" 2>/dev/null
+  for month in 10 11 12; do
+    [ -s "$www/green_tripdata_2020-$month.csv.gz" ] || {
+      python3 "$gen" --rows 3000 --seed "20$month" --out - 2>/dev/null |
+        sed '1s/tpep_/lpep_/g' | gzip -n >"$www/green_tripdata_2020-$month.csv.gz.tmp"
+      mv "$www/green_tripdata_2020-$month.csv.gz.tmp" "$www/green_tripdata_2020-$month.csv.gz"
+    }
+  done
+}
+
 http_stop() {
   local pid
   pid=$(cat "$PGPIPE_TMP/http.pid" 2>/dev/null) || return 0

@@ -10,24 +10,12 @@
 #include "core/pipeline_yaml.hpp"
 #include "core/spec_json.hpp"
 #include "core/validate.hpp"
+#include "core/yaml_get.hpp"
 #include "core/pg_free.hpp"
 
 namespace pgpipe::core {
 
 namespace {
-
-// The value under `key` of a mapping, or an undefined node (never adds the key).
-YAML::Node Get(const YAML::Node& node, const char* key) {
-  if (!node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-  for (auto it = node.begin(); it != node.end(); ++it)
-    if (it->first.IsScalar() && it->first.Scalar() == key) return it->second;
-  return YAML::Node(YAML::NodeType::Undefined);
-}
-
-std::string Str(const YAML::Node& node, const char* key) {
-  YAML::Node v = Get(node, key);
-  return v.IsDefined() && v.IsScalar() ? v.Scalar() : "";
-}
 
 // Appends `text` to a row's reason, as sentences separated by "; ".
 void AddReason(ImportRow* row, const std::string& text) {

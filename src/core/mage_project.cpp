@@ -13,26 +13,12 @@
 #include "core/names.hpp"
 #include "core/pipeline_yaml.hpp"
 #include "core/validate.hpp"
+#include "core/yaml_get.hpp"
 #include "core/pg_free.hpp"
 
 namespace pgpipe::core {
 
 namespace {
-
-// The value under `key` of a mapping, or an undefined node; unlike node[key] on a non-const
-// node, it never adds the key.
-YAML::Node Get(const YAML::Node& node, const char* key) {
-  if (!node.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
-  for (auto it = node.begin(); it != node.end(); ++it)
-    if (it->first.IsScalar() && it->first.Scalar() == key) return it->second;
-  return YAML::Node(YAML::NodeType::Undefined);
-}
-
-// The scalar under `key`, or "" (absent, null or not a scalar).
-std::string Str(const YAML::Node& node, const char* key) {
-  YAML::Node v = Get(node, key);
-  return v.IsDefined() && v.IsScalar() ? v.Scalar() : "";
-}
 
 // A YAML true, as Mage's files write it.
 bool IsTrue(const YAML::Node& node, const char* key) {

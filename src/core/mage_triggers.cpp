@@ -7,25 +7,12 @@
 
 #include "core/error.hpp"
 #include "core/spec_json.hpp"
+#include "core/yaml_get.hpp"
 #include "core/pg_free.hpp"
 
 namespace pgpipe::core {
 
 namespace {
-
-// The scalar under `key`, or `fallback`.
-std::string Str(const YAML::Node& node, const char* key, const std::string& fallback = {}) {
-  for (auto it = node.begin(); it != node.end(); ++it)
-    if (it->first.Scalar() == key) return it->second.IsScalar() ? it->second.Scalar() : fallback;
-  return fallback;
-}
-
-// The node under `key`, or an undefined node (without adding the key, as node[key] would).
-YAML::Node Get(const YAML::Node& node, const char* key) {
-  for (auto it = node.begin(); it != node.end(); ++it)
-    if (it->first.Scalar() == key) return it->second;
-  return YAML::Node(YAML::NodeType::Undefined);
-}
 
 // " (line L, column C of file)" for a node.
 std::string At(const YAML::Node& node, const std::string& file) {

@@ -20,15 +20,7 @@ psql_q -d $db -c "SET client_min_messages = warning" -c "DROP EXTENSION IF EXIST
 
 # The files: a yellow month (no ehail_fee, trip_type: optional columns), three green months,
 # and a small file of pandas' missing-value spellings, quoted and not.
-[ -s "$www/yellow_tripdata_2021-01.csv.gz" ] ||
-  $PY "$PGPIPE_ROOT/test/fixtures/gen_taxi.py" --rows 20000 --out "$www/yellow_tripdata_2021-01.csv.gz" 2>/dev/null
-for month in 10 11 12; do
-  [ -s "$www/green_tripdata_2020-$month.csv.gz" ] || {
-    $PY "$PGPIPE_ROOT/test/fixtures/gen_taxi.py" --rows 3000 --seed "20$month" --out - 2>/dev/null |
-      sed '1s/tpep_/lpep_/g' | gzip -n >"$www/green_tripdata_2020-$month.csv.gz.tmp"
-    mv "$www/green_tripdata_2020-$month.csv.gz.tmp" "$www/green_tripdata_2020-$month.csv.gz"
-  }
-done
+make_mage_taxi_files
 cat >"$www/shapes_na.csv" <<'CSV'
 id,kind,amount,flag,at
 1,a,12.5,True,2021-01-01 10:00:00

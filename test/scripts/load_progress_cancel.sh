@@ -8,7 +8,6 @@ set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 base="http://127.0.0.1:$PGPIPE_HTTP_PORT"
 db=postgres
-fail() { echo "FAIL: $*"; exit 1; }
 psql_q -d $db -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS pg_pipeline" \
   -c "DROP TABLE IF EXISTS progress_trips" \
   -c "SELECT pipeline.load_csv('$base/files/small.csv', 'progress_trips', '{\"create\": true}')" >/dev/null

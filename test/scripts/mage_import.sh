@@ -22,14 +22,6 @@ work=$PGPIPE_TMP/mage_import
 www=$PGPIPE_TMP/www
 remote_port=$((PGPIPE_PORT + 3))
 remote_data=$PGPIPE_TMP/remote_data
-fail() { echo "FAIL: $*"; exit 1; }
-sql() { psql_q -d $db -At -c "$1"; }
-check() {  # check DESCRIPTION SQL-RETURNING-t
-  local got
-  got=$(sql "$2") || fail "$1 (query failed)"
-  [ "$got" = t ] || fail "$1 (got '$got')"
-  echo "ok - $1"
-}
 as() { local who=$1; shift; psql_q -d $db -At -F '|' -c "SET client_min_messages = warning" -c "SET ROLE $who" -c "$1" 2>&1; }
 refused() {  # refused DESCRIPTION ROLE SQL EXPECTED-ERROR-TEXT
   local got
@@ -66,15 +58,7 @@ grep -q "127.0.0.1:$PGPIPE_HTTP_PORT/files/yellow_tripdata_2021-01.csv.gz" "$wor
 chmod -R a+rX "$work"
 # The files the loaders fetch: a yellow month, and three green months (the yellow generator's
 # rows under the green file's pickup and dropoff names).
-[ -s "$www/yellow_tripdata_2021-01.csv.gz" ] ||
-  $PY "$PGPIPE_ROOT/test/fixtures/gen_taxi.py" --rows 20000 --out "$www/yellow_tripdata_2021-01.csv.gz" 2>/dev/null
-for month in 10 11 12; do
-  [ -s "$www/green_tripdata_2020-$month.csv.gz" ] || {
-    $PY "$PGPIPE_ROOT/test/fixtures/gen_taxi.py" --rows 3000 --seed "20$month" --out - 2>/dev/null |
-      sed '1s/tpep_/lpep_/g' | gzip -n >"$www/green_tripdata_2020-$month.csv.gz.tmp"
-    mv "$www/green_tripdata_2020-$month.csv.gz.tmp" "$www/green_tripdata_2020-$month.csv.gz"
-  }
-done
+make_mage_taxi_files
 
 echo "# 1. the mixed project"
 t0=$(date +%s.%N)

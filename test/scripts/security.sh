@@ -8,15 +8,7 @@ set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 db=postgres
 base="http://127.0.0.1:$PGPIPE_HTTP_PORT"
-fail() { echo "FAIL: $*"; exit 1; }
-sql() { psql_q -d $db -At -c "$1"; }
 as() { local who=$1; shift; psql_q -d $db -At -c "SET ROLE $who" -c "$1" 2>&1 | tail -n +1; }
-check() {  # check DESCRIPTION SQL-RETURNING-t (as the superuser)
-  local got
-  got=$(sql "$2") || fail "$1 (query failed)"
-  [ "$got" = t ] || fail "$1 (got '$got')"
-  echo "ok - $1"
-}
 refused() {  # refused DESCRIPTION ROLE SQL EXPECTED-ERROR-TEXT
   local got
   got=$(psql_q -d $db -At -c "SET ROLE $2" -c "$3" 2>&1 || true)
