@@ -31,7 +31,11 @@ else
 fi
 
 say "registering and running the taxi pipeline"
-psql_q -d postgres -c "CREATE EXTENSION IF NOT EXISTS pg_pipeline"
+# (PL/Python first, so Mage Python blocks can run here too: pg_pipeline enables them when it
+# finds it, and enable_python does it for an extension made before)
+psql_q -d postgres -At -c "SET client_min_messages = warning" -c "CREATE EXTENSION IF NOT EXISTS plpython3u" \
+  -c "CREATE EXTENSION IF NOT EXISTS pg_pipeline" \
+  -c "SELECT CASE WHEN pipeline.enable_python() THEN 'Python blocks enabled (pipeline_python members may run them)' END"
 psql_q -d postgres -At -v yaml="$(cat "$PGPIPE_ROOT/examples/nyc_taxi.yaml")" <<'SQL'
 SELECT 'registered pipeline ' || pipeline.register(:'yaml');
 SQL
