@@ -101,4 +101,17 @@ HeaderCheck CheckHeader(const std::vector<std::string>& header,
   return check;
 }
 
+DeclaredFit FitDeclared(const std::vector<std::string>& header, const std::vector<std::string>& declared,
+                         const std::vector<std::string>& optional) {
+  DeclaredFit fit;
+  for (const auto& name : declared) {
+    bool is_optional = !MatchColumn(name, optional).empty();
+    if (!is_optional || !MatchColumn(name, header).empty()) fit.required.push_back(name);
+  }
+  if (!optional.empty())
+    for (const auto& name : header)
+      if (MatchColumn(name, declared).empty()) fit.undeclared.push_back(name);
+  return fit;
+}
+
 }  // namespace pgpipe::core

@@ -29,4 +29,16 @@ HeaderCheck CheckHeader(const std::vector<std::string>& header,
                         const std::vector<std::string>& target,
                         const std::vector<std::string>& declared);
 
+// read_csv's optional columns (a compiled Mage loader's optional_columns) against a header:
+// `required` are the declared columns the file must have, an optional one the header lacks left
+// out (as read_csv ignores the dtype of a column it does not find); with optional columns,
+// `undeclared` are the header's names no declared column matches (read_csv would infer their
+// type, COPY would make them text). Names match as CheckHeader matches them.
+struct DeclaredFit {
+  std::vector<std::string> required;
+  std::vector<std::string> undeclared;
+};
+DeclaredFit FitDeclared(const std::vector<std::string>& header, const std::vector<std::string>& declared,
+                        const std::vector<std::string>& optional);
+
 }  // namespace pgpipe::core

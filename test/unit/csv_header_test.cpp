@@ -46,3 +46,19 @@ TEST(CsvHeader, FallsBackToAnUnambiguousCaseInsensitiveMatch) {
   HeaderCheck ambiguous = CheckHeader({"Id"}, {"id", "ID"}, {});
   EXPECT_EQ(ambiguous.extra, (std::vector<std::string>{"Id"}));
 }
+
+TEST(CsvHeader, OptionalDeclaredColumnsMayBeMissingAndEveryHeaderColumnMustBeDeclared) {
+  std::vector<std::string> declared = {"VendorID", "fare", "ehail_fee"};
+  // ehail_fee is optional and the file lacks it: not required; fare is not optional: required
+  auto fit = FitDeclared({"vendorid", "fare"}, declared, {"ehail_fee"});
+  EXPECT_EQ(fit.required, (std::vector<std::string>{"VendorID", "fare"}));
+  EXPECT_TRUE(fit.undeclared.empty());
+  // present, it is required like the others
+  fit = FitDeclared({"VendorID", "fare", "ehail_fee"}, declared, {"ehail_fee"});
+  EXPECT_EQ(fit.required, declared);
+  // a header column nobody declared is named, only when there are optional columns
+  fit = FitDeclared({"VendorID", "fare", "tip"}, declared, {"ehail_fee"});
+  EXPECT_EQ(fit.undeclared, (std::vector<std::string>{"tip"}));
+  EXPECT_TRUE(FitDeclared({"VendorID", "fare", "tip"}, declared, {}).undeclared.empty());
+  EXPECT_EQ(FitDeclared({"fare"}, declared, {}).required, declared);
+}

@@ -445,29 +445,18 @@ std::string ReadHeader(core::HttpSource& source, const core::SourceSpec& spec,
 
 namespace {
 
-// Whether `name` is among `names`, exactly or else ignoring case (as CheckHeader matches).
-bool NamedIn(const std::vector<std::string>& names, const std::string& name) {
-  auto caseless = [&](const std::string& n) { return n.size() == name.size() && pg_strcasecmp(n.c_str(), name.c_str()) == 0; };
-  return std::find(names.begin(), names.end(), name) != names.end() || std::any_of(names.begin(), names.end(), caseless);
-}
-
-// The declared columns this file must have: an optional one (optional_columns) its header lacks
-// is left out, as read_csv leaves out the dtype of a column it does not find. With optional
-// columns (a compiled Mage loader), every column of the header must be declared: read_csv would
-// infer its type where COPY would make it text.
+// The declared columns this file must have (core::FitDeclared); with optional columns (a
+// compiled Mage loader), a header column nobody declared fails the load, by name.
 std::vector<std::string> DeclaredFor(const core::SourceSpec& source, const std::vector<std::string>& header) {
   std::vector<std::string> declared;
-  for (const auto& c : source.columns) {
-    bool optional = NamedIn(source.optional_columns, c.name);
-    if (!(optional && source.header && !NamedIn(header, c.name))) declared.push_back(c.name);
-  }
-  if (!source.optional_columns.empty())
-    for (const auto& name : header)
-      if (!NamedIn(declared, name))
-        throw Error(sqlstate::kBadCopyFileFormat, "column \"" + name + "\" of the file has no declared type", "",
-                    "Declare it under columns (Mage: dtype) with its type, and list it in optional_columns if some "
-                    "files lack it.");
-  return declared;
+  for (const auto& c : source.columns) declared.push_back(c.name);
+  if (!source.header) return declared;
+  core::DeclaredFit fit = core::FitDeclared(header, declared, source.optional_columns);
+  if (!fit.undeclared.empty())
+    throw Error(sqlstate::kBadCopyFileFormat, "column \"" + fit.undeclared[0] + "\" of the file has no declared type", "",
+                "Declare it under columns (Mage: dtype) with its type, and list it in optional_columns if some "
+                "files lack it.");
+  return fit.required;
 }
 
 }  // namespace

@@ -108,7 +108,7 @@ void Load(Run& run, BlockRun& state, const BlockSpec& b, AttemptResult& result) 
                     urls.size() > 1 ? (" from file " + std::to_string(i + 1) + " of " + std::to_string(urls.size())).c_str()
                                     : "");
       result.log.push_back({"info", line});
-      if (!NaNote(loaded).empty()) result.log.push_back({"info", NaNote(loaded)});
+      if (std::string na = NaNote(loaded); !na.empty()) result.log.push_back({"info", na});
     }
     RenameColumnsOf(b, state.relation);
   } else {

@@ -360,7 +360,7 @@ bool RunFused(Run& run, const Fusion& f, Error* failure) {
                         SplitNote(loaded, workers).c_str(), l.name.c_str(), t.name.c_str(), e.name.c_str());
         if (!not_split.empty()) WriteLog(run.id, f.loader, {"info", not_split});
         WriteLog(run.id, f.loader, {"info", line});
-        if (!NaNote(loaded).empty()) WriteLog(run.id, f.loader, {"info", NaNote(loaded)});
+        if (std::string na = NaNote(loaded); !na.empty()) WriteLog(run.id, f.loader, {"info", na});
         for (const auto& ll : lres.log) WriteLog(run.id, f.loader, ll);
         for (const auto& tl : tres.log) WriteLog(run.id, f.transformer, tl);
         WriteLog(run.id, f.transformer, {"info", Num(rows_read) + " rows in, " + Num(rows_kept) + " out (" +
