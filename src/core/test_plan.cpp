@@ -64,6 +64,7 @@ TestPlan PlanTests(const BlockSpec& block, const std::string& self_sql, bool wan
     }
     if (!offending.empty()) {
       filters.push_back("count(*) FILTER (WHERE " + offending + ")");
+      plan.offending.push_back(offending);
       p.count_column = static_cast<int>(filters.size());
       counting = true;
     }

@@ -25,6 +25,7 @@ struct PlannedTest {
 
 struct TestPlan {
   std::string count_sql;  // the folded scan; "" when no test counts (and no row count is wanted)
+  std::vector<std::string> offending;  // column i + 1's condition (an offending row), as SQL
   std::vector<PlannedTest> tests;
 };
 

@@ -15,6 +15,7 @@ extern "C" {
 #include "parser/scanner.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "lib/stringinfo.h"
 #include "utils/ruleutils.h"
 }
 
@@ -223,7 +224,45 @@ RawProjection AnalyzeProjection(const char* text) {
   return out;
 }
 
+// The analysis of a row condition (see RowCondition): its deparsed text, or nullptr; may
+// ereport (a syntax error, an unknown column).
+const char* AnalyzeRowCondition(const char* condition) {
+  StringInfoData sql;
+  initStringInfo(&sql);
+  appendStringInfo(&sql, "SELECT 1 FROM %s WHERE %s", kShapePlaceholder, condition);
+  List* parsed = raw_parser(sql.data, RAW_PARSE_DEFAULT);
+  if (list_length(parsed) != 1) return nullptr;
+  RawStmt* raw = castNode(RawStmt, linitial(parsed));
+  SelectStmt* s = castNode(SelectStmt, raw->stmt);
+  // (one condition: the text cannot close the statement and start another clause)
+  if (s->groupClause != NIL || s->havingClause != nullptr || s->windowClause != NIL || s->sortClause != NIL ||
+      s->limitOffset != nullptr || s->limitCount != nullptr || s->lockingClause != NIL || s->op != SETOP_NONE ||
+      list_length(s->fromClause) != 1)
+    return nullptr;
+  Query* q = parse_analyze_fixedparams(raw, sql.data, nullptr, 0, nullptr);
+  if (q->hasAggs || q->hasWindowFuncs || q->hasTargetSRFs || q->hasSubLinks || list_length(q->rtable) != 1 ||
+      q->jointree->quals == nullptr)
+    return nullptr;
+  Node* quals = q->jointree->quals;
+  if (contain_volatile_functions(quals) || expression_returns_set(quals)) return nullptr;
+  ListCell* lc;
+  foreach (lc, pull_var_clause(quals, 0))
+    if (castNode(Var, lfirst(lc))->varattno <= 0) return nullptr;
+  RangeTblEntry* rte = castNode(RangeTblEntry, linitial(q->rtable));
+  return deparse_expression(quals, deparse_context_for(kShapePlaceholder, rte->relid), false, false);
+}
+
 }  // namespace
+
+std::optional<std::string> RowCondition(const std::string& condition) {
+  const char* deparsed = nullptr;
+  auto error = InSubtransaction([&] {
+    const char* text = condition.c_str();
+    deparsed = PgCall([text] { return AnalyzeRowCondition(text); });
+  });
+  if (error || deparsed == nullptr) return std::nullopt;
+  return std::string(deparsed);
+}
 
 std::optional<ProjectionShape> ProjectionOf(const std::string& sql) {
   RawProjection raw = {false, 0, nullptr, nullptr};

@@ -41,6 +41,13 @@ struct ProjectionShape {
 // loader's declared columns, for Postgres's parse analysis (run in a subtransaction).
 std::optional<ProjectionShape> ProjectionOf(const std::string& sql);
 
+// `condition` as a COPY FROM's WHERE evaluates it on each row read into the placeholder, when
+// it evaluates it exactly as a scan of the loaded rows would: a condition over the placeholder's
+// ordinary columns, with no subquery, aggregate, window, set-returning or volatile function.
+// Returned deparsed by Postgres (columns unqualified); nullopt otherwise, or when it does not
+// parse. Needs a transaction and the placeholder relation, as ProjectionOf does.
+std::optional<std::string> RowCondition(const std::string& condition);
+
 // `text` (a template) with {{ name }} replaced by kShapePlaceholder, or nullopt when it holds any
 // other {{ }} placeholder (the shape of the rendered text is then not known yet).
 std::optional<std::string> WithPlaceholder(const std::string& text, const std::string& name);

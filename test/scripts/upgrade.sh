@@ -2,8 +2,11 @@
 # ALTER EXTENSION pg_pipeline UPDATE from a populated 0.1 catalog: the rows 0.1 made
 # (test/fixtures/upgrade/catalog_0.1.sql: pipelines, versions, a shared block in use, runs
 # succeeded, failed and queued, a secret), the staging a failed run kept and the pg_cron job a
-# 0.1 schedule made come through; the upgraded catalog equals a fresh 0.2 install, fact for fact;
-# and pipelines run afterwards, the queued run included.
+# 0.1 schedule made come through; the updated catalog (0.1 -> 0.2 -> 0.3) equals a fresh 0.3
+# install, fact for fact; and pipelines run afterwards, the queued run included. Then a 0.2
+# catalog: this library runs its fused chains as 0.2 did (tests scanning the loaded table: 0.2
+# has no pipeline._count_if), and after the update to 0.3 with the tests counted by the load,
+# with the same verdicts.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
 root=$PGPIPE_ROOT
@@ -42,7 +45,7 @@ check "a populated 0.1 catalog" "SELECT (SELECT extversion FROM pg_extension WHE
   AND (SELECT count(*) FROM pipeline.pipelines) = 4 AND (SELECT count(*) FROM pipeline.runs) = 6"
 
 sql "ALTER EXTENSION pg_pipeline UPDATE" >/dev/null
-check "ALTER EXTENSION pg_pipeline UPDATE reaches 0.2" "SELECT extversion = '0.2' FROM pg_extension WHERE extname = 'pg_pipeline'"
+check "ALTER EXTENSION pg_pipeline UPDATE reaches 0.3" "SELECT extversion = '0.3' FROM pg_extension WHERE extname = 'pg_pipeline'"
 check "schema pipeline is now the extension's own (DROP EXTENSION removes it)" \
   "SELECT EXISTS (SELECT FROM pg_depend WHERE classid = 'pg_namespace'::regclass AND objid = 'pipeline'::regnamespace AND deptype = 'e')"
 check "every row came through" "SELECT (SELECT count(*) FROM pipeline.pipelines) = 4 AND (SELECT count(*) FROM pipeline.pipeline_versions) = 4
@@ -74,8 +77,8 @@ psql_q -d $db -c "CREATE DATABASE fresh02" >/dev/null
 psql_q -d fresh02 -c "CREATE EXTENSION plpython3u" -c "CREATE EXTENSION pg_pipeline" >/dev/null
 fingerprint=$root/test/fixtures/upgrade/fingerprint.sql
 diff <(psql_q -d $db -f "$fingerprint") <(psql_q -d fresh02 -f "$fingerprint") > "$PGPIPE_TMP/upgrade.diff" ||
-  { head -40 "$PGPIPE_TMP/upgrade.diff"; fail "the upgraded catalog differs from a fresh 0.2 install (above)"; }
-echo "ok - the upgraded catalog equals a fresh 0.2 install ($(psql_q -d $db -f "$fingerprint" | wc -l) facts)"
+  { head -40 "$PGPIPE_TMP/upgrade.diff"; fail "the upgraded catalog differs from a fresh 0.3 install (above)"; }
+echo "ok - the upgraded catalog equals a fresh 0.3 install ($(psql_q -d $db -f "$fingerprint" | wc -l) facts)"
 psql_q -d postgres -c "DROP DATABASE fresh02" >/dev/null
 
 # Pipelines run afterwards: the queued 0.1 run is started by the launcher, and new runs work.
@@ -90,5 +93,39 @@ check "a retry of the failed 0.1 run runs (its kept load reused, its broken bloc
 psql_q -d $db -c "SET client_min_messages = warning" -c "DROP EXTENSION pg_pipeline" -c "DROP SCHEMA alice_data CASCADE" >/dev/null
 check "DROP EXTENSION leaves no schema, job or staging behind" \
   "SELECT NOT EXISTS (SELECT FROM pg_namespace WHERE nspname LIKE 'pipeline%') AND NOT EXISTS (SELECT FROM cron.job WHERE jobname LIKE 'pipeline:%')"
-psql_q -d $db -c "DROP OWNED BY u01_alice" -c "DROP ROLE u01_alice" -c "CREATE EXTENSION pg_pipeline" >/dev/null
+psql_q -d $db -c "DROP OWNED BY u01_alice" -c "DROP ROLE u01_alice" >/dev/null
+
+# A 0.2 catalog with this library: a fused chain's tests scan the loaded table, as under 0.2;
+# updated to 0.3, the load counts them; the verdicts are the same.
+psql_q -d $db -c "CREATE EXTENSION pg_pipeline VERSION '0.2'" >/dev/null
+psql_q -d $db -v base="http://127.0.0.1:$PGPIPE_HTTP_PORT/files/chunky" >/dev/null <<'SQL'
+SELECT pipeline.register(format($y$
+name: counted02
+blocks:
+  - name: load
+    type: data_loader
+    source: {url: "%s/quoted.csv", columns: {id: bigint, amount: float64, at: timestamp}}
+  - name: keep
+    type: transformer
+    upstream: [load]
+    sql: SELECT * FROM {{ load }} WHERE id %% 7 <> 0
+    tests: [{expression: "amount < 500", severity: warn}]
+  - {name: export, type: data_exporter, upstream: [keep], target: {schema: public, table: counted02}}
+$y$, :'base'));
+SQL
+verdict="SELECT string_agg(message, ' | ' ORDER BY log_id) FROM pipeline.run_log
+          WHERE run_id = (SELECT max(run_id) FROM pipeline.runs) AND block_name = 'keep' AND message LIKE 'test%'"
+counted="SELECT EXISTS (SELECT FROM pipeline.run_log WHERE run_id = (SELECT max(run_id) FROM pipeline.runs) AND message LIKE '%counted by the load%')"
+check "a fused chain runs on a 0.2 catalog" "SELECT pipeline.run('counted02') > 0"
+before=$(psql_q -d $db -At -c "$verdict")
+check "... its tests scanning the table (0.2 has no pipeline._count_if)" "SELECT NOT ($counted)"
+sql "ALTER EXTENSION pg_pipeline UPDATE" >/dev/null
+check "ALTER EXTENSION pg_pipeline UPDATE takes 0.2 to 0.3" "SELECT extversion = '0.3' FROM pg_extension WHERE extname = 'pg_pipeline'"
+check "the chain runs after the update" "SELECT pipeline.run('counted02') > 0"
+check "... its tests counted by the load" "$counted"
+after=$(psql_q -d $db -At -c "$verdict")
+[ "$before" = "$after" ] || fail "the verdicts differ: before the update '$before', after '$after'"
+echo "ok - the same verdicts before and after: $after"
+psql_q -d $db -c "SET client_min_messages = warning" -c "DROP EXTENSION pg_pipeline" -c "DROP TABLE counted02" \
+  -c "CREATE EXTENSION pg_pipeline" >/dev/null
 echo "ok"

@@ -69,6 +69,10 @@ blocks:
             "count(*) FILTER (WHERE \"a\" IS NULL OR \"b\" IS NULL), "
             "count(*) FILTER (WHERE \"flag\" IS NOT NULL AND \"flag\"::text NOT IN ('N', 'Y')), "
             "count(*) FILTER (WHERE (fare >= 0) IS NOT TRUE) FROM s.\"t\"");
+  // (the same conditions, one per counted column, for a load that counts them as it goes)
+  EXPECT_EQ(plan.offending, (std::vector<std::string>{"(passenger_count = 0) IS TRUE", "\"a\" IS NULL OR \"b\" IS NULL",
+                                                      "\"flag\" IS NOT NULL AND \"flag\"::text NOT IN ('N', 'Y')",
+                                                      "(fare >= 0) IS NOT TRUE"}));
   ASSERT_EQ(plan.tests.size(), 7u);
   EXPECT_EQ(plan.tests[0].count_column, 1);
   EXPECT_TRUE(plan.tests[2].row_count);

@@ -34,6 +34,7 @@ extern "C" {
 #include "parser/parse_coerce.h"
 #include "parser/parse_collate.h"
 #include "parser/parse_expr.h"
+#include "parser/parse_func.h"
 #include "parser/parser.h"
 #include "utils/backend_status.h"
 #include "parser/parse_relation.h"
@@ -377,9 +378,9 @@ void CheckCopyAllowed(ParseState* pstate, Relation rel, List* attnames) {
   PreventCommandIfParallelMode("pipeline load (COPY FROM)");
 }
 
-// A WHERE condition as COPY takes it, built the way DoCopy builds COPY ... WHERE: parsed
-// against the target, coerced to boolean, simplified, in implicit-AND form.
-Node* TransformWhere(ParseState* pstate, ParseNamespaceItem* nsitem, const char* condition) {
+// One condition over the target, parsed and analysed as DoCopy analyses COPY ... WHERE (its
+// namespace item already added to `pstate`): coerced to boolean, simplified.
+Node* TransformCondition(ParseState* pstate, const char* condition) {
   StringInfoData sql;
   initStringInfo(&sql);
   appendStringInfo(&sql, "SELECT 1 WHERE %s", condition);
@@ -387,13 +388,49 @@ Node* TransformWhere(ParseState* pstate, ParseNamespaceItem* nsitem, const char*
   if (list_length(parsed) != 1)
     ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR), errmsg("a load filter must be one condition")));
   SelectStmt* select = castNode(SelectStmt, castNode(RawStmt, linitial(parsed))->stmt);
-  addNSItemToQuery(pstate, nsitem, false, true, true);
   Node* where = transformExpr(pstate, select->whereClause, EXPR_KIND_COPY_WHERE);
   where = coerce_to_boolean(pstate, where, "WHERE");
   assign_expr_collations(pstate, where);
-  where = eval_const_expressions(nullptr, where);
-  where = reinterpret_cast<Node*>(canonicalize_qual(reinterpret_cast<Expr*>(where), false));
-  return reinterpret_cast<Node*>(make_ands_implicit(reinterpret_cast<Expr*>(where)));
+  return eval_const_expressions(nullptr, where);
+}
+
+// The per-row counting of a COPY (CopySpec::count_if): the counts of the COPY running now, kept
+// only for calls that carry its token, a random number no SQL text holds.
+int64 g_count_token = 0;
+int64 g_counted[kMaxLoadCounts];
+
+// COPY's WHERE, built the way DoCopy builds it (parsed against the target, coerced to boolean,
+// simplified, in implicit-AND form), followed by one pipeline._count_if(token, i, condition i)
+// per counted condition: ExecQual evaluates the list in order and stops at the first false
+// item, so those are evaluated on exactly the rows COPY inserts, and always pass. The counting
+// function is STABLE, so COPY keeps its multi-row inserts (a volatile WHERE turns them off).
+Node* CopyWhere(ParseState* pstate, ParseNamespaceItem* nsitem, const CopySpec& spec) {
+  if (spec.where == nullptr && spec.count_if_n == 0) return nullptr;
+  addNSItemToQuery(pstate, nsitem, false, true, true);
+  List* quals = NIL;
+  if (spec.where != nullptr) {
+    Node* where = TransformCondition(pstate, spec.where);
+    where = reinterpret_cast<Node*>(canonicalize_qual(reinterpret_cast<Expr*>(where), false));
+    quals = make_ands_implicit(reinterpret_cast<Expr*>(where));
+  }
+  if (spec.count_if_n == 0) return reinterpret_cast<Node*>(quals);
+  if (spec.count_if_n > kMaxLoadCounts)
+    ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("a load counts at most %d conditions", kMaxLoadCounts)));
+  Oid argtypes[3] = {INT8OID, INT4OID, BOOLOID};
+  Oid counter = LookupFuncName(list_make2(makeString(pstrdup("pipeline")), makeString(pstrdup("_count_if"))), 3,
+                               argtypes, false);
+  int64 token = 0;
+  while (token == 0)
+    if (!pg_strong_random(&token, sizeof token)) elog(ERROR, "pg_pipeline: no random bytes for a load's counts");
+  for (int i = 0; i < spec.count_if_n; ++i) {
+    Node* condition = TransformCondition(pstate, spec.count_if[i]);
+    List* args = list_make3(makeConst(INT8OID, -1, InvalidOid, sizeof(int64), Int64GetDatum(token), false, FLOAT8PASSBYVAL),
+                            makeConst(INT4OID, -1, InvalidOid, sizeof(int32), Int32GetDatum(i), false, true), condition);
+    quals = lappend(quals, makeFuncExpr(counter, BOOLOID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
+  }
+  memset(g_counted, 0, sizeof g_counted);
+  g_count_token = token;
+  return reinterpret_cast<Node*>(quals);
 }
 
 // The COPY options of a source, as DefElems. Runs inside the guard of its caller: it takes only
@@ -423,13 +460,16 @@ CopyCounts CopyFromCallback(Relation rel, const CopySpec& spec, copy_data_source
   ParseNamespaceItem* nsitem =
       addRangeTableEntryForRelation(pstate, rel, RowExclusiveLock, nullptr, false, false);
   CheckCopyAllowed(pstate, rel, attnames);
-  Node* where = spec.where ? TransformWhere(pstate, nsitem, spec.where) : nullptr;
+  g_count_token = 0;
+  Node* where = CopyWhere(pstate, nsitem, spec);
   CopyFromState cstate = BeginCopyFrom(pstate, rel, where, nullptr, false, callback, attnames,
                                        CopyOptions(spec.header ? "true" : "false", spec.source));
   if (began != nullptr) began(cstate);
   CopyCounts counts;
   counts.rows = CopyFrom(cstate);
   counts.excluded = MyBEEntry ? MyBEEntry->st_progress_param[PROGRESS_COPY_TUPLES_EXCLUDED] : 0;
+  for (int i = 0; i < spec.count_if_n; ++i) counts.counted[i] = g_counted[i];
+  g_count_token = 0;
   EndCopyFrom(cstate);
   free_parsestate(pstate);
   return counts;
@@ -460,6 +500,15 @@ std::vector<std::string> DeclaredFor(const core::SourceSpec& source, const std::
 }
 
 }  // namespace
+
+bool LoadCountingAvailable() {
+  return PgCall([] {
+    Oid argtypes[3] = {INT8OID, INT4OID, BOOLOID};
+    Oid counter = LookupFuncName(list_make2(makeString(pstrdup("pipeline")), makeString(pstrdup("_count_if"))), 3,
+                                 argtypes, true);
+    return OidIsValid(counter) && pg_proc_aclcheck(counter, GetUserId(), ACL_EXECUTE) == ACLCHECK_OK;
+  });
+}
 
 bool EncodingHidesAscii(const std::string& encoding) {
   const char* name = encoding.c_str();
@@ -609,6 +658,10 @@ LoadResult LoadCsv(const LoadRequest& request) {
     spec.columns = &target.columns;
     spec.where = request.where.empty() ? nullptr : request.where.c_str();
     spec.header = source.header;
+    std::vector<const char*> count_if;
+    for (const auto& c : request.count_if) count_if.push_back(c.c_str());
+    spec.count_if = count_if.data();
+    spec.count_if_n = static_cast<int>(count_if.size());
     const Oid relid = target.relid;
     g_active = &active;
     // Everything from opening the relation to closing it runs under one guard; the frames
@@ -621,6 +674,7 @@ LoadResult LoadCsv(const LoadRequest& request) {
     });
     result.rows = counts.rows;
     result.rows_excluded = counts.excluded;
+    result.counted.assign(counts.counted, counts.counted + spec.count_if_n);
     core::FetchStats stats = stream.Stats();
     result.bytes_downloaded = stats.bytes_downloaded;
     result.bytes_decompressed = stats.bytes_decompressed;
@@ -636,3 +690,20 @@ LoadResult LoadCsv(const LoadRequest& request) {
 }
 
 }  // namespace pgpipe::pg
+
+// pipeline._count_if(token, i, condition): true, and counts the row in the running COPY's
+// count i when the condition is true and the token is that COPY's (CopyWhere). A call with any
+// other token counts nothing: SQL that calls it cannot change a load's counts.
+extern "C" {
+PG_FUNCTION_INFO_V1(pipeline_count_if);
+Datum pipeline_count_if(PG_FUNCTION_ARGS) {
+  using pgpipe::pg::g_count_token;
+  using pgpipe::pg::g_counted;
+  if (!PG_ARGISNULL(0) && !PG_ARGISNULL(1) && !PG_ARGISNULL(2) && g_count_token != 0 &&
+      PG_GETARG_INT64(0) == g_count_token && PG_GETARG_BOOL(2)) {
+    int32 i = PG_GETARG_INT32(1);
+    if (i >= 0 && i < pgpipe::pg::kMaxLoadCounts) ++g_counted[i];
+  }
+  PG_RETURN_BOOL(true);
+}
+}

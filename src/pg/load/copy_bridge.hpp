@@ -14,6 +14,9 @@
 
 namespace pgpipe::pg {
 
+// The most conditions one load counts as it goes (LoadRequest::count_if).
+constexpr int kMaxLoadCounts = 32;
+
 struct LoadRequest {
   core::SourceSpec source;  // url (already evaluated), CSV options, column types
   std::string target;       // table name, optionally schema-qualified, SQL syntax
@@ -23,6 +26,10 @@ struct LoadRequest {
   std::string options;      // ... WITH these storage parameters ("" none)
   std::string where;        // a row filter (SQL boolean over the target's columns), as COPY's WHERE
   Projection projection;    // a new target's columns beyond the file's (projection.hpp)
+  // Conditions over the target's columns (SQL booleans, at most kMaxLoadCounts) whose true rows
+  // among those loaded the load counts as it reads them, into LoadResult::counted: a block's
+  // counting tests judged without a scan of what was loaded.
+  std::vector<std::string> count_if;
 };
 
 struct LoadResult {
@@ -36,7 +43,12 @@ struct LoadResult {
   unsigned int relid = 0;  // a load split across workers: its relation
   int workers = 0;         // ... and the load workers that loaded parts of it
   std::vector<std::string> finish;  // a projection: the statements that finish its table
+  std::vector<int64_t> counted;     // per LoadRequest::count_if condition, the loaded rows it was true of
 };
+
+// Whether a load can count conditions as it reads (LoadRequest::count_if): the catalog has
+// pipeline._count_if (pg_pipeline 0.3 on) and the current role may execute it.
+bool LoadCountingAvailable();
 
 // The fetch options for `source` under the pipeline.* GUCs: timeouts, stall limits, redirects,
 // size cap, and for roles other than superusers pipeline.allowed_url_prefixes.

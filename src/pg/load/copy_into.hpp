@@ -22,16 +22,22 @@ struct CopySpec {
   const std::vector<std::string>* columns = nullptr;
   const char* where = nullptr;  // SQL boolean over the target's columns, or nullptr
   bool header = false;
+  // Conditions over the target's columns whose true rows, among those inserted, the COPY counts
+  // as it reads (CopyCounts::counted): count_if_n of them (at most kMaxLoadCounts).
+  const char* const* count_if = nullptr;
+  int count_if_n = 0;
 };
 
 struct CopyCounts {
   uint64_t rows = 0;      // rows inserted
   uint64_t excluded = 0;  // rows the WHERE dropped
+  int64_t counted[kMaxLoadCounts] = {};  // per CopySpec::count_if condition, the rows it was true of
 };
 
 // COPY FROM `callback` into `rel` (opened by the caller with RowExclusiveLock; left open): the
 // INSERT privilege and row-level security checks DoCopy makes, the WHERE built as DoCopy builds
-// it, BeginCopyFrom, CopyFrom, EndCopyFrom. `began` (may be null) gets the COPY state before any
+// it (then the counted conditions, evaluated on the rows that pass it: pipeline._count_if),
+// BeginCopyFrom, CopyFrom, EndCopyFrom. `began` (may be null) gets the COPY state before any
 // byte is read. Call it inside the caller's PgCall: it holds no C++ object and may ereport.
 CopyCounts CopyFromCallback(Relation rel, const CopySpec& spec, copy_data_source_cb callback,
                             void (*began)(CopyFromState));

@@ -247,11 +247,10 @@ void Leader::CreateRelation(const std::vector<std::string>& header) {
     r_.record(target_.relid);
     setup_.source = r_.load.source;
     setup_.where = r_.load.where;
+    setup_.count_if = r_.load.count_if;
     setup_.columns = target_.columns;
-    CopySpec spec;
-    spec.source = &setup_.source;
-    spec.columns = &setup_.columns;
-    spec.where = setup_.where.empty() ? nullptr : setup_.where.c_str();
+    std::vector<const char*> count_if;
+    CopySpec spec = PartSpec(setup_, &count_if);
     const Oid relid = target_.relid;
     PgCall([&] {
       Relation rel = table_open(relid, RowExclusiveLock);
@@ -482,10 +481,8 @@ void Leader::LoadLocally(ChunkStream& stream, core::HttpSource& source) {
     PgCall([] { pgstat_progress_end_command(); });
     progress_started_ = false;
   }
-  CopySpec spec;
-  spec.source = &setup_.source;
-  spec.columns = &setup_.columns;
-  spec.where = setup_.where.empty() ? nullptr : setup_.where.c_str();
+  std::vector<const char*> count_if;
+  CopySpec spec = PartSpec(setup_, &count_if);
   LocalFeed feed(&stream, &source);
   BeginWork();
   try {
@@ -630,12 +627,15 @@ LoadResult Leader::Run() {
     Release();
     throw error;
   }
+  result.counted.assign(setup_.count_if.size(), 0);
   for (size_t w = 0; w < handles_.size(); ++w) {
     result.rows += shared_->parts[w].rows;
     result.rows_excluded += shared_->parts[w].excluded;
+    for (size_t i = 0; i < result.counted.size(); ++i) result.counted[i] += shared_->parts[w].counted[i];
   }
   result.rows += local_.rows;
   result.rows_excluded += local_.excluded;
+  for (size_t i = 0; i < result.counted.size(); ++i) result.counted[i] += local_.counted[i];
   result.workers = static_cast<int>(handles_.size());
   Release();
   core::FetchStats stats = stream.Stats();

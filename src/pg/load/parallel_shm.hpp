@@ -19,7 +19,7 @@
 // for every worker to end (so the lowest failing line is found); on its own interrupt (cancel,
 // timeout, shutdown) it sets stop and terminates them at once. The leader reads a slot only
 // after its worker has set a final state or exited.
-// Include after postgres.h.
+// Include after postgres.h and commands/copy.h.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +33,7 @@ extern "C" {
 #include "core/error.hpp"
 #include "core/spec.hpp"
 #include "pg/boundary.hpp"
+#include "pg/load/copy_into.hpp"
 
 namespace pgpipe::pg {
 
@@ -50,6 +51,7 @@ struct LoadPart {
   int pid;
   uint64 rows;
   uint64 excluded;
+  int64 counted[kMaxLoadCounts];  // kPartDone: per counted condition (LoadSetup::count_if), its rows
   int64 error_line;        // kPartFailed: the file line COPY was at (0 unknown)
   CaughtError error;       // kPartFailed: the error
 };
@@ -78,13 +80,16 @@ struct ChunkHeader {
 struct LoadSetup {
   core::SourceSpec source;           // CSV options only: delimiter, quote, escape, null, encoding
   std::string where;                 // "" none
+  std::vector<std::string> count_if; // conditions every part counts (LoadRequest::count_if)
   std::vector<std::string> columns;  // the file's columns, in file order
 };
 
-// The setup as bytes: a count, then NUL-terminated strings (none of them can hold a NUL).
+// The setup as bytes: a count, then NUL-terminated strings (none of them can hold a NUL): the
+// options, the filter, how many counted conditions and they, then the columns.
 inline std::string PackSetup(const LoadSetup& s) {
-  std::vector<std::string> items = {s.source.delimiter, s.source.quote, s.source.escape,
-                                    s.source.null_string, s.source.encoding, s.where};
+  std::vector<std::string> items = {s.source.delimiter, s.source.quote, s.source.escape,   s.source.null_string,
+                                    s.source.encoding,  s.where,        std::to_string(s.count_if.size())};
+  items.insert(items.end(), s.count_if.begin(), s.count_if.end());
   items.insert(items.end(), s.columns.begin(), s.columns.end());
   std::string out = std::to_string(items.size());
   out.push_back('\0');
@@ -103,8 +108,10 @@ inline LoadSetup UnpackSetup(const char* data, size_t size) {
     items.emplace_back(data + at, len);
     at += len + 1;
   }
-  if (items.empty() || items.size() < 7 || std::stoul(items[0]) != items.size() - 1)
-    throw core::Error(core::sqlstate::kInternalError, "pg_pipeline: damaged setup of a split load");
+  const auto damaged = [] { return core::Error(core::sqlstate::kInternalError, "pg_pipeline: damaged setup of a split load"); };
+  if (items.size() < 8 || std::stoul(items[0]) != items.size() - 1) throw damaged();
+  const size_t counted = std::stoul(items[7]);
+  if (counted > static_cast<size_t>(kMaxLoadCounts) || items.size() < 8 + counted) throw damaged();
   LoadSetup s;
   s.source.delimiter = items[1];
   s.source.quote = items[2];
@@ -112,8 +119,24 @@ inline LoadSetup UnpackSetup(const char* data, size_t size) {
   s.source.null_string = items[4];
   s.source.encoding = items[5];
   s.where = items[6];
-  s.columns.assign(items.begin() + 7, items.end());
+  s.count_if.assign(items.begin() + 8, items.begin() + 8 + counted);
+  s.columns.assign(items.begin() + 8 + counted, items.end());
   return s;
+}
+
+// The COPY of one part (no header: the leader read it), as the setup says; `count_if` holds the
+// counted conditions' pointers for as long as the spec is used.
+inline CopySpec PartSpec(const LoadSetup& s, std::vector<const char*>* count_if) {
+  CopySpec spec;
+  spec.source = &s.source;
+  spec.columns = &s.columns;
+  spec.where = s.where.empty() ? nullptr : s.where.c_str();
+  spec.header = false;
+  count_if->clear();
+  for (const auto& c : s.count_if) count_if->push_back(c.c_str());
+  spec.count_if = count_if->data();
+  spec.count_if_n = static_cast<int>(count_if->size());
+  return spec;
 }
 
 }  // namespace pgpipe::pg

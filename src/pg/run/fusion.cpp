@@ -4,6 +4,7 @@ extern "C" {
 }
 
 #include <cstdio>
+#include <memory>
 
 #include "core/sql_text.hpp"
 #include "core/template.hpp"
@@ -108,6 +109,62 @@ std::optional<Fusion> Chain(Run& run, const std::string& name) {
   return Fusion{l.name, t.name, e.name};
 }
 
+// The tests of the transformer and the exporter, planned before the load so that the load
+// counts them as it reads the rows (LoadRequest::count_if): judged then without a scan of the
+// loaded table, which would read back every page just written.
+struct CountedTests {
+  std::unique_ptr<PlannedTests> transformer, exporter;
+  std::vector<std::string> conditions;  // the transformer's counted conditions, then the exporter's
+};
+
+// The chain's tests as its load can count them on `table`, or nullopt: then they scan the
+// loaded table, as an unfused block's do. Only for a plain filter (a projection's columns are
+// computed and renamed after COPY has read them), without renames by the transformer or the
+// exporter, over the loader's declared columns (all of them in the file), each condition one
+// that COPY's WHERE evaluates on every loaded row as a scan would (RowCondition), at most
+// kMaxLoadCounts of them; and only where the catalog has pipeline._count_if (0.3 on).
+std::optional<CountedTests> CountedByLoad(Run& run, const Fusion& f, const ChainShape& shape, const std::string& table) {
+  const BlockSpec& l = run.Spec(f.loader);
+  const BlockSpec& t = run.Spec(f.transformer);
+  const BlockSpec& e = run.Spec(f.exporter);
+  if (!shape.projection.columns.empty() || !t.rename_columns_json.empty() || !e.rename_columns_json.empty() ||
+      l.source->columns.empty() || !l.source->optional_columns.empty() || !LoadCountingAvailable())
+    return std::nullopt;
+  CountedTests counted;
+  counted.transformer = PlanBlockTests(run, t, table, true);
+  counted.exporter = PlanBlockTests(run, e, table, false);
+  std::vector<std::string> conditions = counted.transformer->plan.offending;
+  for (const auto& c : counted.exporter->plan.offending) conditions.push_back(c);
+  if (conditions.size() > static_cast<size_t>(kMaxLoadCounts)) return std::nullopt;
+  if (conditions.empty()) return counted;
+  std::string columns;
+  for (const auto& c : l.source->columns) columns += (columns.empty() ? "" : ", ") + core::QuoteIdent(c.name) + " " + c.pg_type;
+  bool countable = true;
+  InSubtransaction([&] {
+    SpiExec(std::string("CREATE TEMP TABLE ") + kShapePlaceholder + " (" + columns + ")");
+    for (const auto& c : conditions) {
+      std::optional<std::string> row_condition = RowCondition(c);
+      if (!row_condition) {
+        countable = false;
+        break;
+      }
+      counted.conditions.push_back(*row_condition);
+    }
+    throw Error("00000", "the placeholder is only for the check");  // (rolled back)
+  });
+  if (!countable) return std::nullopt;
+  return counted;
+}
+
+// Judges a block's tests on what the load counted: the rows kept, and its conditions' counts,
+// which start at `first` in loaded.counted.
+void JudgeCounted(Run& run, const PlannedTests& planned, size_t first, const std::string& table,
+                  const LoadResult& loaded, AttemptResult& result) {
+  std::vector<int64_t> counts = {static_cast<int64_t>(loaded.rows)};
+  for (size_t i = 0; i < planned.plan.offending.size(); ++i) counts.push_back(loaded.counted.at(first + i));
+  JudgeTests(run, planned, table, counts, result);
+}
+
 // Marks the chain's blocks running for attempt `attempt` (only the loader's attempts count).
 void StartChain(Run& run, const Fusion& f, int attempt) {
   BeginAttempt(run.id, f.loader, run.blocks.at(f.loader).state, attempt);
@@ -138,6 +195,7 @@ struct FusedAttempt {
   AttemptResult lres, tres, eres;
   bool replaced = false;
   bool projected = false;  // the transformer's columns were made by the load (projection.hpp)
+  std::optional<CountedTests> counted;  // the tests the load counted (CountedByLoad)
 };
 
 // Judges the loader's row_count tests on the rows COPY read (kept and filtered out); a failed
@@ -190,6 +248,17 @@ void FinishChain(Run& run, const Fusion& f, const std::string& table, FusedAttem
   if (skipped > 0)
     a.tres.log.push_back({"info", Num(skipped) + " print(s) of the block not run: they read the loader's output, which "
                                                  "a fused chain does not stage (pipeline.fuse_blocks = off runs them)"});
+  if (a.counted) {
+    const PlannedTests& counted = *a.counted->transformer;
+    JudgeCounted(run, counted, 0, table, a.loaded, a.tres);
+    if (size_t n = a.counted->conditions.size(); n > 0)
+      a.tres.log.push_back({"info", Num(static_cast<int64_t>(n)) + " test condition(s) counted by the load as it read the rows, " +
+                                        "with no scan of the loaded table"});
+    a.filter_done = true;
+    a.phase = f.exporter;
+    JudgeCounted(run, *a.counted->exporter, counted.plan.offending.size(), table, a.loaded, a.eres);
+    return;
+  }
   RunTests(run, t, table, true, a.tres);
   a.filter_done = true;
   a.phase = f.exporter;
@@ -214,6 +283,10 @@ void AttemptOneCopy(Run& run, const Fusion& f, FusedAttempt& a) {
     request.where = shape.condition;
     request.projection = shape.projection;
     a.projected = !shape.projection.columns.empty();
+    a.phase = f.transformer;
+    a.counted = CountedByLoad(run, f, shape, request.target);
+    if (a.counted) request.count_if = a.counted->conditions;
+    a.phase = f.loader;
     a.loaded = LoadCsv(request);
     a.load_done = true;
     FinishChain(run, f, request.target, a);
@@ -244,6 +317,10 @@ void AttemptSplit(Run& run, const Fusion& f, int workers, FusedAttempt& a) {
     a.phase = f.loader;
     DropLeftoverStaging(run.id, f.loader);
     staged = NewStagingName(run, f.loader);
+    a.phase = f.transformer;
+    a.counted = CountedByLoad(run, f, shape, staged);
+    if (a.counted) request.load.count_if = a.counted->conditions;
+    a.phase = f.loader;
     request.load.source = *l.source;
     request.load.source.url = Render(run, l, l.source->url, "url of block \"" + l.name + "\"");
   });

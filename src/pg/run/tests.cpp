@@ -35,11 +35,13 @@ void JudgeOwnQuery(const std::string& sql, int64_t* offending, std::optional<boo
 
 }  // namespace
 
-void RunTests(Run& run, const core::BlockSpec& block_in, const std::string& self, bool count_rows,
-              AttemptResult& result) {
+std::unique_ptr<PlannedTests> PlanBlockTests(Run& run, const core::BlockSpec& block_in, const std::string& self,
+                                            bool count_rows) {
   // Variables and block outputs in test SQL are rendered first; {{ self }} stays, so the plan
   // can still fold "SELECT count(*) = 0 FROM {{ self }} WHERE ..." into its scan.
-  core::BlockSpec block = block_in;
+  auto planned = std::make_unique<PlannedTests>();
+  core::BlockSpec& block = planned->block;
+  block = block_in;
   for (size_t i = 0; i < block.tests.size(); ++i) {
     const std::string what = "test " + Num(static_cast<int64_t>(i + 1)) + " of block \"" + block.name + "\"";
     if (!block.tests[i].sql.empty()) block.tests[i].sql = Render(run, block_in, block.tests[i].sql, what, "{{ self }}");
@@ -50,15 +52,16 @@ void RunTests(Run& run, const core::BlockSpec& block_in, const std::string& self
     auto placeholder = WithPlaceholder(sql, "self");
     return placeholder ? CountZeroCondition(*placeholder) : std::nullopt;
   };
-  core::TestPlan plan = core::PlanTests(block, self, count_rows, fold);
-  std::vector<int64_t> counts;
-  if (!plan.count_sql.empty()) {
-    auto rows = SpiQuery(plan.count_sql);
-    for (const auto& v : rows.at(0)) counts.push_back(ToInt(v));
-    result.rows_out = counts.at(0);
-  }
+  planned->plan = core::PlanTests(block, self, count_rows, fold);
+  return planned;
+}
+
+void JudgeTests(Run& run, const PlannedTests& planned_tests, const std::string& self,
+                const std::vector<int64_t>& counts, AttemptResult& result) {
+  const core::BlockSpec& block = planned_tests.block;
+  if (!counts.empty()) result.rows_out = counts.at(0);
   int index = 0;
-  for (const auto& planned : plan.tests) {
+  for (const auto& planned : planned_tests.plan.tests) {
     ++index;
     int64_t offending = 0;
     std::optional<bool> boolean;
@@ -82,6 +85,17 @@ void RunTests(Run& run, const core::BlockSpec& block_in, const std::string& self
     }
     result.log.push_back({"info", "test passed: " + core::TestLabel(*planned.test)});
   }
+}
+
+void RunTests(Run& run, const core::BlockSpec& block, const std::string& self, bool count_rows,
+              AttemptResult& result) {
+  std::unique_ptr<PlannedTests> planned = PlanBlockTests(run, block, self, count_rows);
+  std::vector<int64_t> counts;
+  if (!planned->plan.count_sql.empty()) {
+    auto rows = SpiQuery(planned->plan.count_sql);
+    for (const auto& v : rows.at(0)) counts.push_back(ToInt(v));
+  }
+  JudgeTests(run, *planned, self, counts, result);
 }
 
 }  // namespace pgpipe::pg

@@ -96,11 +96,8 @@ void LoadPartOf(dsm_segment* segment, shm_toc* toc, LoadShared* shared, int inde
   LoadSetup setup = UnpackSetup(packed + sizeof packed_size, packed_size);
   pg_atomic_write_u32(&part.state, kPartLoading);
 
-  CopySpec spec;
-  spec.source = &setup.source;
-  spec.columns = &setup.columns;
-  spec.where = setup.where.empty() ? nullptr : setup.where.c_str();
-  spec.header = false;
+  std::vector<const char*> count_if;
+  CopySpec spec = PartSpec(setup, &count_if);
   QueueFeed feed(queue, shared);
   BeginWork();
   CopyCounts counts;
@@ -113,6 +110,7 @@ void LoadPartOf(dsm_segment* segment, shm_toc* toc, LoadShared* shared, int inde
   }
   part.rows = counts.rows;
   part.excluded = counts.excluded;
+  std::memcpy(part.counted, counts.counted, sizeof part.counted);
 }
 
 }  // namespace
