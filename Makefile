@@ -27,7 +27,7 @@ PG_CXXFLAGS = -MMD -MP -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missi
 ifeq ($(PGPIPE_WERROR),1)
 PG_CXXFLAGS += -Werror
 endif
-SHLIB_LINK += -lcurl -lz -lyaml-cpp -lstdc++ -lpthread
+SHLIB_LINK += -lcurl -lisal -lz -lyaml-cpp -lstdc++ -lpthread
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake pkg-config git ca-certificates curl python3 procps
   postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
-  libcurl4-openssl-dev zlib1g-dev libyaml-cpp-dev
+  libcurl4-openssl-dev zlib1g-dev libisal-dev libyaml-cpp-dev
   postgresql-plpython3-15 python3-pandas python3-yaml python3-requests python3-psycopg2
   libgtest-dev googletest libbenchmark-dev
 )

@@ -1,7 +1,8 @@
 // Streaming gzip inflation for the loader: bytes arrive in chunks of any size (one byte at a
 // time is fine) and come out in chunks, so memory stays constant whatever the file size.
 // Handles multi-member files (concatenated gzip, as `cat a.gz b.gz` or pigz make) and tells a
-// truncated stream from a corrupt one.
+// truncated stream from a corrupt one. The deflate data is inflated by ISA-L (igzip), the gzip
+// wrapper read here (see gzip_stream.cpp).
 #pragma once
 
 #include <cstddef>
@@ -31,7 +32,8 @@ class GzipInflater {
   GzipInflater& operator=(const GzipInflater&) = delete;
 
   // Inflates n more compressed bytes, handing all output they complete to sink; throws
-  // Error 22P04 "invalid gzip data at compressed byte N: <zlib message>" on corrupt input, and
+  // Error 22P04 "invalid gzip data at compressed byte N: <what, in zlib's words>" on corrupt
+  // input (a wrapper's error names the byte zlib would), and
   // "trailing data after the end of the gzip stream at offset N" when the bytes after a member
   // do not start another member.
   void Feed(const char* data, size_t n, const Sink& sink);
@@ -48,12 +50,19 @@ class GzipInflater {
   int Members() const { return members_; }
 
  private:
-  // Inflates until the input is used or the member ends; returns the bytes consumed.
+  // Reads the member (header, deflate data, trailer) until the input is used or the member
+  // ends; returns the bytes consumed.
   size_t Inflate(const char* data, size_t n, const Sink& sink);
+  // Reads one byte of the trailer (CRC-32, length); true when it ends the member.
+  bool ReadTrailerByte(char c);
+
+ public:
+  struct ZState;  // (public for the helpers of gzip_stream.cpp)
+
+ private:
   // Marks the stream failed and returns the error for data after the end.
   Error TrailingData();
 
-  struct ZState;
   std::unique_ptr<ZState> z_;
   std::vector<char> out_;
   int64_t compressed_bytes_ = 0;

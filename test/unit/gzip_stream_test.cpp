@@ -6,6 +6,9 @@
 
 #include "catch_error.hpp"
 
+#include <zlib.h>
+
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -178,6 +181,68 @@ TEST(GzipInflater, NamesTrailingDataAfterTheLastMemberWithItsOffset) {
   std::string two = gz + Gzip("c,d\n");
   for (size_t piece : {size_t{1}, gz.size() + 1, gz.size() - 1, two.size()})
     EXPECT_EQ(InflateInPieces(two, {piece}), "a,b\nc,d\n") << piece;
+}
+
+// A gzip member with every optional header field (extra, name, comment, header CRC), made by
+// zlib, at compression `level` (0: stored blocks only).
+std::string GzipWithHeaderFields(const std::string& data, int level) {
+  z_stream strm{};
+  if (deflateInit2(&strm, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) throw std::runtime_error("init");
+  gz_header header{};
+  std::string extra("AB\x04\x00" "data", 8), name = "yellow_tripdata.csv", comment = "the month";
+  header.extra = reinterpret_cast<Bytef*>(extra.data());
+  header.extra_len = static_cast<uInt>(extra.size());
+  header.name = reinterpret_cast<Bytef*>(name.data());
+  header.comment = reinterpret_cast<Bytef*>(comment.data());
+  header.hcrc = 1;
+  deflateSetHeader(&strm, &header);
+  std::string out(deflateBound(&strm, data.size()) + 64, '\0');
+  strm.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  strm.avail_in = static_cast<uInt>(data.size());
+  strm.next_out = reinterpret_cast<Bytef*>(out.data());
+  strm.avail_out = static_cast<uInt>(out.size());
+  int rc = deflate(&strm, Z_FINISH);
+  deflateEnd(&strm);
+  if (rc != Z_STREAM_END) throw std::runtime_error("deflate");
+  out.resize(strm.total_out);
+  return out;
+}
+
+TEST(GzipInflater, ReadsEveryOptionalHeaderFieldAndStoredBlocks) {
+  const std::string csv = GenerateCsv(30000, 3);
+  for (int level : {0, 1, 9}) {
+    std::string gz = GzipWithHeaderFields(csv, level) + GzipWithHeaderFields("x,y\n", level);
+    for (size_t piece : {size_t{1}, size_t{3}, size_t{17}, size_t{4096}, gz.size()})
+      EXPECT_TRUE(InflateInPieces(gz, {piece}) == csv + "x,y\n") << "level " << level << " piece " << piece;
+  }
+  // The header's CRC-16 is checked, at the byte zlib checks it.
+  std::string gz = GzipWithHeaderFields("a\n", 6);
+  const size_t hcrc = 10 + 2 + 8 + 20 + 10;  // fixed part, extra length and field, name, comment
+  gz[hcrc] = static_cast<char>(gz[hcrc] ^ 1);
+  EXPECT_EQ(std::string(CatchError([&] { InflateInPieces(gz, {5}); }).message()),
+            "invalid gzip data at compressed byte " + std::to_string(hcrc + 2) + ": header crc mismatch");
+}
+
+TEST(GzipInflater, ChecksTheLengthInTheTrailer) {
+  std::string gz = Gzip(GenerateCsv(20000, 2));
+  gz[gz.size() - 2] = static_cast<char>(gz[gz.size() - 2] ^ 1);  // a byte of ISIZE
+  EXPECT_EQ(std::string(CatchError([&] { InflateInPieces(gz, {7}); }).message()),
+            "invalid gzip data at compressed byte " + std::to_string(gz.size()) + ": incorrect length check");
+}
+
+TEST(GzipInflater, EqualsZlibOnManyMembersSplitEverywhere) {
+  // Members of every size around the inflater's read-ahead (its 8-byte bit buffer), empty ones
+  // too, fed in pieces of every small size: the trailer bytes it read ahead are read again.
+  std::vector<std::string> parts = {"", "a", "ab,c\n", GenerateCsv(50, 1), "", GenerateCsv(3000, 7), "z"};
+  std::string want;
+  for (const auto& p : parts) want += p;
+  std::string gz = GzipMembers(parts);
+  for (size_t piece = 1; piece <= 40; ++piece) EXPECT_TRUE(InflateInPieces(gz, {piece}) == want) << piece;
+  EXPECT_TRUE(InflateInPieces(gz, {5, 1, 13, 2, 8, 9}) == want);
+  GzipInflater inflater;
+  InflateInPieces(gz, {64}, &inflater);
+  EXPECT_EQ(inflater.Members(), static_cast<int>(parts.size()));
+  EXPECT_EQ(inflater.CompressedBytes(), static_cast<int64_t>(gz.size()));
 }
 
 TEST(GzipInflater, PropagatesSinkExceptions) {
