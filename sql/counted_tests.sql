@@ -1,11 +1,11 @@
 -- Tests counted by the load. A fused chain's transformer and exporter tests are judged on
--- counts the chain's COPY makes as it reads the rows (pipeline._count_if after its WHERE),
+-- counts the chain's COPY makes as it reads the rows (pipeline._count_row after its WHERE),
 -- without a scan of the loaded table. What is worth a diff: every counting kind's verdict and
 -- count equal to the unfused chain's (the same blocks with the loader aliased, run block by
 -- block on staged tables), with one COPY and with the load split across 3 load workers; a
 -- failing test's error the same; the conditions COPY cannot evaluate as a scan would (a
 -- subquery, a volatile function, a column the loader does not declare) falling back to the
--- scan; and SQL that calls pipeline._count_if itself changing no count.
+-- scan; and SQL that calls pipeline._count_row itself changing no count.
 DROP EXTENSION IF EXISTS pg_pipeline CASCADE;
 CREATE EXTENSION pg_pipeline;
 \getenv http_port PGPIPE_HTTP_PORT
@@ -114,12 +114,12 @@ SELECT * FROM pg_temp.compare();
 SELECT pg_temp.register_three('id % 7 <> 0', '[{not_null: [note], severity: warn}, {expression: "amount < 500", severity: warn}]');
 SELECT * FROM pg_temp.compare();
 
--- 4. A filter that calls pipeline._count_if itself (it may: it is executable by everyone) counts
+-- 4. A filter that calls pipeline._count_row itself (it may: it is executable by everyone) counts
 --    nothing into the load's tests: only the load's own random token counts.
-SELECT pg_temp.register_three('id % 7 <> 0 AND pipeline._count_if(0, 0, true) AND pipeline._count_if(1, 0, amount >= 0)',
+SELECT pg_temp.register_three('id % 7 <> 0 AND pipeline._count_row(0, 0) AND pipeline._count_row(1, 0) AND pipeline._count_row(-1, 0)',
                               '[{expression: "amount < 500", severity: warn}]');
 SELECT * FROM pg_temp.compare();
-SELECT pipeline._count_if(0, 0, true) AS called_outside_a_load;
+SELECT pipeline._count_row(0, 0) AS called_outside_a_load;
 
 ALTER ROLE CURRENT_USER RESET pipeline.load_chunk_size;
 DROP SCHEMA counted CASCADE;

@@ -597,13 +597,14 @@ COMMENT ON FUNCTION pipeline._python_path() IS
   'internal (Python blocks): the directory of the Python runtime PL/Python imports';
 
 -- Fused chains' tests counted by the load itself (src/pg/load/copy_bridge.cpp, CopyWhere): the
--- load appends pipeline._count_if(<its random token>, i, <test condition i>) to its COPY's WHERE.
+-- load appends CASE WHEN <test condition i> THEN pipeline._count_row(<its random token>, i) ELSE true END
+-- to its COPY's WHERE.
 -- STABLE, though it counts, so that COPY keeps its multi-row inserts; a call with any other token
 -- counts nothing, so anyone may call it.
-CREATE FUNCTION pipeline._count_if(token bigint, i integer, condition boolean)
-RETURNS boolean LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'pipeline_count_if';
-COMMENT ON FUNCTION pipeline._count_if(bigint, integer, boolean) IS
-  'internal (loads): true; counts condition i of the COPY running in this process whose token this is';
+CREATE FUNCTION pipeline._count_row(token bigint, i integer)
+RETURNS boolean LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'pipeline_count_row';
+COMMENT ON FUNCTION pipeline._count_row(bigint, integer) IS
+  'internal (loads): true; counts one row into count i of the COPY running in this process whose token this is';
 
 CREATE FUNCTION pipeline._on_drop_extension() RETURNS event_trigger LANGUAGE c
   AS 'MODULE_PATHNAME', 'pipeline_on_drop_extension';
@@ -673,7 +674,7 @@ GRANT EXECUTE ON FUNCTION
   pipeline._copy_in(regclass, text, boolean, text), pipeline._copy_in_columns(regclass, bigint, text[], text[], bytea[], bytea[]),
   pipeline._copy_out(regclass, text), pipeline._copy_out_columns(regclass), pipeline._python_path()
   TO pipeline_user;
-GRANT EXECUTE ON FUNCTION pipeline._count_if(bigint, integer, boolean) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION pipeline._count_row(bigint, integer) TO PUBLIC;
 -- Python blocks now, when PL/Python is already in the database (pipeline._python_block joins the
 -- extension, executable by pipeline_python only).
 SELECT pipeline.enable_python() FROM pg_catalog.pg_extension WHERE extname = 'plpython3u';

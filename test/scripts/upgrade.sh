@@ -5,7 +5,7 @@
 # 0.1 schedule made come through; the updated catalog (0.1 -> 0.2 -> 0.3) equals a fresh 0.3
 # install, fact for fact; and pipelines run afterwards, the queued run included. Then a 0.2
 # catalog: this library runs its fused chains as 0.2 did (tests scanning the loaded table: 0.2
-# has no pipeline._count_if), and after the update to 0.3 with the tests counted by the load,
+# has no pipeline._count_row), and after the update to 0.3 with the tests counted by the load,
 # with the same verdicts.
 set -euo pipefail
 source "$(dirname "$0")/../../scripts/lib.sh"
@@ -118,7 +118,7 @@ verdict="SELECT string_agg(message, ' | ' ORDER BY log_id) FROM pipeline.run_log
 counted="SELECT EXISTS (SELECT FROM pipeline.run_log WHERE run_id = (SELECT max(run_id) FROM pipeline.runs) AND message LIKE '%counted by the load%')"
 check "a fused chain runs on a 0.2 catalog" "SELECT pipeline.run('counted02') > 0"
 before=$(psql_q -d $db -At -c "$verdict")
-check "... its tests scanning the table (0.2 has no pipeline._count_if)" "SELECT NOT ($counted)"
+check "... its tests scanning the table (0.2 has no pipeline._count_row)" "SELECT NOT ($counted)"
 sql "ALTER EXTENSION pg_pipeline UPDATE" >/dev/null
 check "ALTER EXTENSION pg_pipeline UPDATE takes 0.2 to 0.3" "SELECT extversion = '0.3' FROM pg_extension WHERE extname = 'pg_pipeline'"
 check "the chain runs after the update" "SELECT pipeline.run('counted02') > 0"

@@ -394,16 +394,25 @@ Node* TransformCondition(ParseState* pstate, const char* condition) {
   return eval_const_expressions(nullptr, where);
 }
 
+// pipeline._count_row(bigint, integer), or InvalidOid when missing_ok and the catalog lacks it.
+Oid CountRowFunction(bool missing_ok) {
+  Oid argtypes[2] = {INT8OID, INT4OID};
+  return LookupFuncName(list_make2(makeString(pstrdup("pipeline")), makeString(pstrdup("_count_row"))), 2, argtypes,
+                        missing_ok);
+}
+
 // The per-row counting of a COPY (CopySpec::count_if): the counts of the COPY running now, kept
 // only for calls that carry its token, a random number no SQL text holds.
 int64 g_count_token = 0;
 int64 g_counted[kMaxLoadCounts];
 
 // COPY's WHERE, built the way DoCopy builds it (parsed against the target, coerced to boolean,
-// simplified, in implicit-AND form), followed by one pipeline._count_if(token, i, condition i)
+// simplified, in implicit-AND form), followed by one
+//   CASE WHEN <condition i> THEN pipeline._count_row(token, i) ELSE true END
 // per counted condition: ExecQual evaluates the list in order and stops at the first false
-// item, so those are evaluated on exactly the rows COPY inserts, and always pass. The counting
-// function is STABLE, so COPY keeps its multi-row inserts (a volatile WHERE turns them off).
+// item, so those are evaluated on exactly the rows COPY inserts, always pass, and call the
+// function only for a row the condition holds for (few, in a test that passes). The function
+// is STABLE, so COPY keeps its multi-row inserts (a volatile WHERE turns them off).
 Node* CopyWhere(ParseState* pstate, ParseNamespaceItem* nsitem, const CopySpec& spec) {
   if (spec.where == nullptr && spec.count_if_n == 0) return nullptr;
   addNSItemToQuery(pstate, nsitem, false, true, true);
@@ -416,17 +425,25 @@ Node* CopyWhere(ParseState* pstate, ParseNamespaceItem* nsitem, const CopySpec& 
   if (spec.count_if_n == 0) return reinterpret_cast<Node*>(quals);
   if (spec.count_if_n > kMaxLoadCounts)
     ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED), errmsg("a load counts at most %d conditions", kMaxLoadCounts)));
-  Oid argtypes[3] = {INT8OID, INT4OID, BOOLOID};
-  Oid counter = LookupFuncName(list_make2(makeString(pstrdup("pipeline")), makeString(pstrdup("_count_if"))), 3,
-                               argtypes, false);
+  Oid counter = CountRowFunction(false);
   int64 token = 0;
   while (token == 0)
     if (!pg_strong_random(&token, sizeof token)) elog(ERROR, "pg_pipeline: no random bytes for a load's counts");
   for (int i = 0; i < spec.count_if_n; ++i) {
-    Node* condition = TransformCondition(pstate, spec.count_if[i]);
-    List* args = list_make3(makeConst(INT8OID, -1, InvalidOid, sizeof(int64), Int64GetDatum(token), false, FLOAT8PASSBYVAL),
-                            makeConst(INT4OID, -1, InvalidOid, sizeof(int32), Int32GetDatum(i), false, true), condition);
-    quals = lappend(quals, makeFuncExpr(counter, BOOLOID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
+    List* args = list_make2(makeConst(INT8OID, -1, InvalidOid, sizeof(int64), Int64GetDatum(token), false, FLOAT8PASSBYVAL),
+                            makeConst(INT4OID, -1, InvalidOid, sizeof(int32), Int32GetDatum(i), false, true));
+    CaseWhen* when = makeNode(CaseWhen);
+    when->expr = reinterpret_cast<Expr*>(TransformCondition(pstate, spec.count_if[i]));
+    when->result = reinterpret_cast<Expr*>(makeFuncExpr(counter, BOOLOID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
+    when->location = -1;
+    CaseExpr* counted = makeNode(CaseExpr);
+    counted->casetype = BOOLOID;
+    counted->casecollid = InvalidOid;
+    counted->arg = nullptr;
+    counted->args = list_make1(when);
+    counted->defresult = reinterpret_cast<Expr*>(makeBoolConst(true, false));
+    counted->location = -1;
+    quals = lappend(quals, counted);
   }
   memset(g_counted, 0, sizeof g_counted);
   g_count_token = token;
@@ -503,9 +520,7 @@ std::vector<std::string> DeclaredFor(const core::SourceSpec& source, const std::
 
 bool LoadCountingAvailable() {
   return PgCall([] {
-    Oid argtypes[3] = {INT8OID, INT4OID, BOOLOID};
-    Oid counter = LookupFuncName(list_make2(makeString(pstrdup("pipeline")), makeString(pstrdup("_count_if"))), 3,
-                                 argtypes, true);
+    Oid counter = CountRowFunction(true);
     return OidIsValid(counter) && pg_proc_aclcheck(counter, GetUserId(), ACL_EXECUTE) == ACLCHECK_OK;
   });
 }
@@ -691,16 +706,15 @@ LoadResult LoadCsv(const LoadRequest& request) {
 
 }  // namespace pgpipe::pg
 
-// pipeline._count_if(token, i, condition): true, and counts the row in the running COPY's
-// count i when the condition is true and the token is that COPY's (CopyWhere). A call with any
-// other token counts nothing: SQL that calls it cannot change a load's counts.
+// pipeline._count_row(token, i): true, and counts one row into count i of the running COPY
+// when the token is that COPY's (CopyWhere). A call with any other token counts nothing: SQL
+// that calls it cannot change a load's counts.
 extern "C" {
-PG_FUNCTION_INFO_V1(pipeline_count_if);
-Datum pipeline_count_if(PG_FUNCTION_ARGS) {
+PG_FUNCTION_INFO_V1(pipeline_count_row);
+Datum pipeline_count_row(PG_FUNCTION_ARGS) {
   using pgpipe::pg::g_count_token;
   using pgpipe::pg::g_counted;
-  if (!PG_ARGISNULL(0) && !PG_ARGISNULL(1) && !PG_ARGISNULL(2) && g_count_token != 0 &&
-      PG_GETARG_INT64(0) == g_count_token && PG_GETARG_BOOL(2)) {
+  if (!PG_ARGISNULL(0) && !PG_ARGISNULL(1) && g_count_token != 0 && PG_GETARG_INT64(0) == g_count_token) {
     int32 i = PG_GETARG_INT32(1);
     if (i >= 0 && i < pgpipe::pg::kMaxLoadCounts) ++g_counted[i];
   }

@@ -47,7 +47,7 @@ struct LoadResult {
 };
 
 // Whether a load can count conditions as it reads (LoadRequest::count_if): the catalog has
-// pipeline._count_if (pg_pipeline 0.3 on) and the current role may execute it.
+// pipeline._count_row (pg_pipeline 0.3 on) and the current role may execute it.
 bool LoadCountingAvailable();
 
 // The fetch options for `source` under the pipeline.* GUCs: timeouts, stall limits, redirects,

@@ -36,7 +36,7 @@ struct CopyCounts {
 
 // COPY FROM `callback` into `rel` (opened by the caller with RowExclusiveLock; left open): the
 // INSERT privilege and row-level security checks DoCopy makes, the WHERE built as DoCopy builds
-// it (then the counted conditions, evaluated on the rows that pass it: pipeline._count_if),
+// it (then the counted conditions, evaluated on the rows that pass it: pipeline._count_row),
 // BeginCopyFrom, CopyFrom, EndCopyFrom. `began` (may be null) gets the COPY state before any
 // byte is read. Call it inside the caller's PgCall: it holds no C++ object and may ereport.
 CopyCounts CopyFromCallback(Relation rel, const CopySpec& spec, copy_data_source_cb callback,

@@ -122,7 +122,7 @@ struct CountedTests {
 // computed and renamed after COPY has read them), without renames by the transformer or the
 // exporter, over the loader's declared columns (all of them in the file), each condition one
 // that COPY's WHERE evaluates on every loaded row as a scan would (RowCondition), at most
-// kMaxLoadCounts of them; and only where the catalog has pipeline._count_if (0.3 on).
+// kMaxLoadCounts of them; and only where the catalog has pipeline._count_row (0.3 on).
 std::optional<CountedTests> CountedByLoad(Run& run, const Fusion& f, const ChainShape& shape, const std::string& table) {
   const BlockSpec& l = run.Spec(f.loader);
   const BlockSpec& t = run.Spec(f.transformer);
