@@ -102,6 +102,11 @@ GzipInflater::GzipInflater(size_t out_chunk_bytes)
 
 GzipInflater::~GzipInflater() = default;
 
+int64_t GzipInflater::CompressedBytes() const {
+  if (z_->part != ZState::Part::kBody) return compressed_bytes_;
+  return compressed_bytes_ - z_->strm.read_in_length / 8;
+}
+
 // Alternates between inflating a member and checking that what follows a finished member starts
 // another one (its two magic bytes may arrive in different calls).
 void GzipInflater::Feed(const char* data, size_t n, const Sink& sink) {
@@ -219,7 +224,7 @@ size_t GzipInflater::Inflate(const char* data, size_t n, const Sink& sink) {
       const size_t produced = out_.size() - s.avail_out;
       if (rc != ISAL_DECOMP_OK) {
         failed_ = true;
-        throw BadData(compressed_bytes_, InflateErrorText(rc));
+        throw BadData(CompressedBytes(), InflateErrorText(rc));
       }
       if (produced > 0) {
         z.crc = crc32_gzip_refl(z.crc, reinterpret_cast<const unsigned char*>(out_.data()), produced);

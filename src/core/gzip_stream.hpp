@@ -42,8 +42,9 @@ class GzipInflater {
   // after N compressed bytes" unless the input ended exactly at the end of a gzip member.
   void Finish();
 
-  // Compressed bytes fed so far.
-  int64_t CompressedBytes() const { return compressed_bytes_; }
+  // Compressed bytes read so far (those ISA-L holds in its bit buffer, read ahead of the data
+  // it inflated, not counted: the count zlib gives).
+  int64_t CompressedBytes() const;
   // Inflated bytes handed to the sink so far.
   int64_t DecompressedBytes() const { return decompressed_bytes_; }
   // Complete gzip members seen so far.
