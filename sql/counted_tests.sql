@@ -4,8 +4,9 @@
 -- count equal to the unfused chain's (the same blocks with the loader aliased, run block by
 -- block on staged tables), with one COPY and with the load split across 3 load workers; a
 -- failing test's error the same; the conditions COPY cannot evaluate as a scan would (a
--- subquery, a volatile function, a column the loader does not declare) falling back to the
--- scan; and SQL that calls pipeline._count_row itself changing no count.
+-- subquery, a volatile function, a column the loader does not declare, a projection's computed
+-- or renamed column) falling back to the scan; and SQL that calls pipeline._count_row itself
+-- changing no count.
 DROP EXTENSION IF EXISTS pg_pipeline CASCADE;
 CREATE EXTENSION pg_pipeline;
 \getenv http_port PGPIPE_HTTP_PORT
@@ -26,7 +27,7 @@ END $$;
 -- workers, filtered by `filter`, with `tests` on the transformer and `export_tests` on the
 -- exporter (YAML flow lists); `alias` keeps it from fusing.
 CREATE FUNCTION pg_temp.register_chain(name text, n int, filter text, tests text, export_tests text,
-                                       alias boolean DEFAULT false) RETURNS void LANGUAGE sql AS $f$
+                                       alias boolean DEFAULT false, items text DEFAULT '*') RETURNS void LANGUAGE sql AS $f$
   SELECT pipeline.register(format($y$
 name: %1$s
 blocks:
@@ -36,14 +37,14 @@ blocks:
   - name: keep
     type: transformer
     upstream: [load]
-    sql: "SELECT * FROM {{ load }}%4$s WHERE %5$s"
+    sql: "SELECT %8$s FROM {{ load }}%4$s WHERE %5$s"
     tests: %6$s
   - name: export
     type: data_exporter
     upstream: [keep]
     target: {schema: counted, table: %1$s}
     tests: %7$s
-$y$, name, current_setting('counted.files'), n, CASE WHEN alias THEN ' AS l' ELSE '' END, filter, tests, export_tests));
+$y$, name, current_setting('counted.files'), n, CASE WHEN alias THEN ' AS l' ELSE '' END, filter, tests, export_tests, items));
 $f$;
 
 -- What a run of `name` came to: its error; or "no error" and its test lines (passed, and the
@@ -61,11 +62,11 @@ BEGIN
 END $$;
 
 -- The chain registered fused with 1 and 3 load workers, and unfused.
-CREATE FUNCTION pg_temp.register_three(filter text, tests text, export_tests text DEFAULT '[]') RETURNS void
-LANGUAGE sql AS $f$
-  SELECT pg_temp.register_chain('fused_1', 1, filter, tests, export_tests);
-  SELECT pg_temp.register_chain('fused_3', 3, filter, tests, export_tests);
-  SELECT pg_temp.register_chain('unfused', 1, filter, tests, export_tests, true);
+CREATE FUNCTION pg_temp.register_three(filter text, tests text, export_tests text DEFAULT '[]', items text DEFAULT '*')
+RETURNS void LANGUAGE sql AS $f$
+  SELECT pg_temp.register_chain('fused_1', 1, filter, tests, export_tests, false, items);
+  SELECT pg_temp.register_chain('fused_3', 3, filter, tests, export_tests, false, items);
+  SELECT pg_temp.register_chain('unfused', 1, filter, tests, export_tests, true, items);
 $f$;
 -- Runs the three (a run sees committed pipelines only: register first) and tells whether they
 -- agree and which had their tests counted by the load; the unfused verdict is shown.
@@ -114,7 +115,19 @@ SELECT * FROM pg_temp.compare();
 SELECT pg_temp.register_three('id % 7 <> 0', '[{not_null: [note], severity: warn}, {expression: "amount < 500", severity: warn}]');
 SELECT * FROM pg_temp.compare();
 
--- 4. A filter that calls pipeline._count_row itself (it may: it is executable by everyone) counts
+-- 4. A projection (computed, renamed and dropped columns): its tests on the file's columns it
+--    keeps under their names are counted by the load; one on a computed or renamed column sends
+--    them all to the scan. The same verdicts either way.
+SELECT pg_temp.register_three('id % 7 <> 0', $t$[{expression: "id < 1500", severity: warn}, {not_null: [at], severity: warn}]$t$,
+                              '[{expression: "id % 3 <> 0", severity: warn}]', 'id, amount * 2 AS double_amount, at');
+SELECT * FROM pg_temp.compare();
+SELECT pg_temp.register_three('id % 7 <> 0', $t$[{expression: "id < 1500", severity: warn}, {expression: "double_amount < 1000", severity: warn}]$t$,
+                              '[]', 'id, amount * 2 AS double_amount, at AS moment');
+SELECT * FROM pg_temp.compare();
+SELECT pg_temp.register_three('id % 7 <> 0', $t$[{not_null: [moment], severity: warn}]$t$, '[]', 'id, at AS moment');
+SELECT * FROM pg_temp.compare();
+
+-- 5. A filter that calls pipeline._count_row itself (it may: it is executable by everyone) counts
 --    nothing into the load's tests: only the load's own random token counts.
 SELECT pg_temp.register_three('id % 7 <> 0 AND pipeline._count_row(0, 0) AND pipeline._count_row(1, 0) AND pipeline._count_row(-1, 0)',
                               '[{expression: "amount < 500", severity: warn}]');

@@ -5,6 +5,7 @@ extern "C" {
 
 #include <cstdio>
 #include <memory>
+#include <set>
 
 #include "core/sql_text.hpp"
 #include "core/template.hpp"
@@ -118,17 +119,19 @@ struct CountedTests {
 };
 
 // The chain's tests as its load can count them on `table`, or nullopt: then they scan the
-// loaded table, as an unfused block's do. Only for a plain filter (a projection's columns are
-// computed and renamed after COPY has read them), without renames by the transformer or the
-// exporter, over the loader's declared columns (all of them in the file), each condition one
-// that COPY's WHERE evaluates on every loaded row as a scan would (RowCondition), at most
-// kMaxLoadCounts of them; and only where the catalog has pipeline._count_row (0.3 on).
+// loaded table, as an unfused block's do. Only without renames by the transformer or the
+// exporter, and where every condition is one that COPY's WHERE evaluates on every loaded row as
+// a scan of the output would (RowCondition) over the loader's declared columns (all of them in
+// the file) that the output has under the same name: all of them for a plain filter; for a
+// projection, the file's columns it selects and does not rename (not a computed column, which
+// COPY computes only after its WHERE, nor a renamed or dropped one); at most kMaxLoadCounts
+// conditions; and only where the catalog has pipeline._count_row (0.3 on).
 std::optional<CountedTests> CountedByLoad(Run& run, const Fusion& f, const ChainShape& shape, const std::string& table) {
   const BlockSpec& l = run.Spec(f.loader);
   const BlockSpec& t = run.Spec(f.transformer);
   const BlockSpec& e = run.Spec(f.exporter);
-  if (!shape.projection.columns.empty() || !t.rename_columns_json.empty() || !e.rename_columns_json.empty() ||
-      l.source->columns.empty() || !l.source->optional_columns.empty() || !LoadCountingAvailable())
+  if (!t.rename_columns_json.empty() || !e.rename_columns_json.empty() || l.source->columns.empty() ||
+      !l.source->optional_columns.empty() || !LoadCountingAvailable())
     return std::nullopt;
   CountedTests counted;
   counted.transformer = PlanBlockTests(run, t, table, true);
@@ -137,8 +140,13 @@ std::optional<CountedTests> CountedByLoad(Run& run, const Fusion& f, const Chain
   for (const auto& c : counted.exporter->plan.offending) conditions.push_back(c);
   if (conditions.size() > static_cast<size_t>(kMaxLoadCounts)) return std::nullopt;
   if (conditions.empty()) return counted;
+  std::set<std::string> same_name;  // a projection's output columns that are the file's, unrenamed
+  for (const auto& c : shape.projection.columns)
+    if (c.expression.empty() && (c.from_star || c.column == c.name)) same_name.insert(c.name);
   std::string columns;
-  for (const auto& c : l.source->columns) columns += (columns.empty() ? "" : ", ") + core::QuoteIdent(c.name) + " " + c.pg_type;
+  for (const auto& c : l.source->columns)
+    if (shape.projection.columns.empty() || same_name.count(c.name))
+      columns += (columns.empty() ? "" : ", ") + core::QuoteIdent(c.name) + " " + c.pg_type;
   bool countable = true;
   InSubtransaction([&] {
     SpiExec(std::string("CREATE TEMP TABLE ") + kShapePlaceholder + " (" + columns + ")");
