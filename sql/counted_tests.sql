@@ -27,13 +27,15 @@ END $$;
 -- workers, filtered by `filter`, with `tests` on the transformer and `export_tests` on the
 -- exporter (YAML flow lists); `alias` keeps it from fusing.
 CREATE FUNCTION pg_temp.register_chain(name text, n int, filter text, tests text, export_tests text,
-                                       alias boolean DEFAULT false, items text DEFAULT '*') RETURNS void LANGUAGE sql AS $f$
+                                       alias boolean DEFAULT false, items text DEFAULT '*',
+                                       columns text DEFAULT '{id: bigint, amount: float64, at: timestamp}')
+RETURNS void LANGUAGE sql AS $f$
   SELECT pipeline.register(format($y$
 name: %1$s
 blocks:
   - name: load
     type: data_loader
-    source: {url: "%2$s/quoted.csv", columns: {id: bigint, amount: float64, at: timestamp}, parallel: %3$s}
+    source: {url: "%2$s/quoted.csv", columns: %9$s, parallel: %3$s}
   - name: keep
     type: transformer
     upstream: [load]
@@ -44,7 +46,7 @@ blocks:
     upstream: [keep]
     target: {schema: counted, table: %1$s}
     tests: %7$s
-$y$, name, current_setting('counted.files'), n, CASE WHEN alias THEN ' AS l' ELSE '' END, filter, tests, export_tests, items));
+$y$, name, current_setting('counted.files'), n, CASE WHEN alias THEN ' AS l' ELSE '' END, filter, tests, export_tests, items, columns));
 $f$;
 
 -- What a run of `name` came to: its error; or "no error" and its test lines (passed, and the
@@ -62,11 +64,12 @@ BEGIN
 END $$;
 
 -- The chain registered fused with 1 and 3 load workers, and unfused.
-CREATE FUNCTION pg_temp.register_three(filter text, tests text, export_tests text DEFAULT '[]', items text DEFAULT '*')
+CREATE FUNCTION pg_temp.register_three(filter text, tests text, export_tests text DEFAULT '[]', items text DEFAULT '*',
+                                       columns text DEFAULT '{id: bigint, amount: float64, at: timestamp}')
 RETURNS void LANGUAGE sql AS $f$
-  SELECT pg_temp.register_chain('fused_1', 1, filter, tests, export_tests, false, items);
-  SELECT pg_temp.register_chain('fused_3', 3, filter, tests, export_tests, false, items);
-  SELECT pg_temp.register_chain('unfused', 1, filter, tests, export_tests, true, items);
+  SELECT pg_temp.register_chain('fused_1', 1, filter, tests, export_tests, false, items, columns);
+  SELECT pg_temp.register_chain('fused_3', 3, filter, tests, export_tests, false, items, columns);
+  SELECT pg_temp.register_chain('unfused', 1, filter, tests, export_tests, true, items, columns);
 $f$;
 -- Runs the three (a run sees committed pipelines only: register first) and tells whether they
 -- agree and which had their tests counted by the load; the unfused verdict is shown.
@@ -127,7 +130,16 @@ SELECT * FROM pg_temp.compare();
 SELECT pg_temp.register_three('id % 7 <> 0', $t$[{not_null: [moment], severity: warn}]$t$, '[]', 'id, at AS moment');
 SELECT * FROM pg_temp.compare();
 
--- 5. A filter that calls pipeline._count_row itself (it may: it is executable by everyone) counts
+-- 5. Optional columns (as a compiled Mage loader declares its dtypes): a test on one the file has
+--    is counted; on one it lacks, the load counts nothing and the tests scan, failing as unfused.
+SELECT pg_temp.register_three('id % 7 <> 0', '[{expression: "amount < 500", severity: warn}]', '[]', '*',
+                              '{id: bigint, note: text, amount: float64, at: timestamp, absent: text}, optional_columns: [amount, absent]');
+SELECT * FROM pg_temp.compare();
+SELECT pg_temp.register_three('id % 7 <> 0', '[{expression: "amount < 500", severity: warn}, {not_null: [absent]}]', '[]', '*',
+                              '{id: bigint, note: text, amount: float64, at: timestamp, absent: text}, optional_columns: [amount, absent]');
+SELECT * FROM pg_temp.compare();
+
+-- 6. A filter that calls pipeline._count_row itself (it may: it is executable by everyone) counts
 --    nothing into the load's tests: only the load's own random token counts.
 SELECT pg_temp.register_three('id % 7 <> 0 AND pipeline._count_row(0, 0) AND pipeline._count_row(1, 0) AND pipeline._count_row(-1, 0)',
                               '[{expression: "amount < 500", severity: warn}]');

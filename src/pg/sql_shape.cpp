@@ -224,44 +224,60 @@ RawProjection AnalyzeProjection(const char* text) {
   return out;
 }
 
-// The analysis of a row condition (see RowCondition): its deparsed text, or nullptr; may
-// ereport (a syntax error, an unknown column).
-const char* AnalyzeRowCondition(const char* condition) {
+// The analysis of a row condition (see RowCondition): its deparsed text and the names of the
+// columns it names (palloc'd, NULL-terminated), or text nullptr; may ereport (a syntax error, an
+// unknown column).
+struct RawRowCondition {
+  const char* text;
+  const char** columns;
+};
+RawRowCondition AnalyzeRowCondition(const char* condition) {
+  RawRowCondition no = {nullptr, nullptr};
   StringInfoData sql;
   initStringInfo(&sql);
   appendStringInfo(&sql, "SELECT 1 FROM %s WHERE %s", kShapePlaceholder, condition);
   List* parsed = raw_parser(sql.data, RAW_PARSE_DEFAULT);
-  if (list_length(parsed) != 1) return nullptr;
+  if (list_length(parsed) != 1) return no;
   RawStmt* raw = castNode(RawStmt, linitial(parsed));
   SelectStmt* s = castNode(SelectStmt, raw->stmt);
   // (one condition: the text cannot close the statement and start another clause)
   if (s->groupClause != NIL || s->havingClause != nullptr || s->windowClause != NIL || s->sortClause != NIL ||
       s->limitOffset != nullptr || s->limitCount != nullptr || s->lockingClause != NIL || s->op != SETOP_NONE ||
       list_length(s->fromClause) != 1)
-    return nullptr;
+    return no;
   Query* q = parse_analyze_fixedparams(raw, sql.data, nullptr, 0, nullptr);
   if (q->hasAggs || q->hasWindowFuncs || q->hasTargetSRFs || q->hasSubLinks || list_length(q->rtable) != 1 ||
       q->jointree->quals == nullptr)
-    return nullptr;
+    return no;
   Node* quals = q->jointree->quals;
-  if (contain_volatile_functions(quals) || expression_returns_set(quals)) return nullptr;
-  ListCell* lc;
-  foreach (lc, pull_var_clause(quals, 0))
-    if (castNode(Var, lfirst(lc))->varattno <= 0) return nullptr;
+  if (contain_volatile_functions(quals) || expression_returns_set(quals)) return no;
   RangeTblEntry* rte = castNode(RangeTblEntry, linitial(q->rtable));
-  return deparse_expression(quals, deparse_context_for(kShapePlaceholder, rte->relid), false, false);
+  List* vars = pull_var_clause(quals, 0);
+  const char** columns = static_cast<const char**>(palloc0(sizeof(const char*) * (list_length(vars) + 1)));
+  int n = 0;
+  ListCell* lc;
+  foreach (lc, vars) {
+    Var* var = castNode(Var, lfirst(lc));
+    if (var->varattno <= 0) return no;
+    columns[n++] = get_attname(rte->relid, var->varattno, false);
+  }
+  return RawRowCondition{deparse_expression(quals, deparse_context_for(kShapePlaceholder, rte->relid), false, false),
+                         columns};
 }
 
 }  // namespace
 
-std::optional<std::string> RowCondition(const std::string& condition) {
-  const char* deparsed = nullptr;
+std::optional<RowConditionText> RowCondition(const std::string& condition) {
+  RawRowCondition raw = {nullptr, nullptr};
   auto error = InSubtransaction([&] {
     const char* text = condition.c_str();
-    deparsed = PgCall([text] { return AnalyzeRowCondition(text); });
+    raw = PgCall([text] { return AnalyzeRowCondition(text); });
   });
-  if (error || deparsed == nullptr) return std::nullopt;
-  return std::string(deparsed);
+  if (error || raw.text == nullptr) return std::nullopt;
+  RowConditionText out;
+  out.text = raw.text;
+  for (const char** c = raw.columns; *c != nullptr; ++c) out.columns.emplace_back(*c);
+  return out;
 }
 
 std::optional<ProjectionShape> ProjectionOf(const std::string& sql) {

@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "pg/load/projection.hpp"
 
@@ -44,9 +45,13 @@ std::optional<ProjectionShape> ProjectionOf(const std::string& sql);
 // `condition` as a COPY FROM's WHERE evaluates it on each row read into the placeholder, when
 // it evaluates it exactly as a scan of the loaded rows would: a condition over the placeholder's
 // ordinary columns, with no subquery, aggregate, window, set-returning or volatile function.
-// Returned deparsed by Postgres (columns unqualified); nullopt otherwise, or when it does not
-// parse. Needs a transaction and the placeholder relation, as ProjectionOf does.
-std::optional<std::string> RowCondition(const std::string& condition);
+// Returned deparsed by Postgres (columns unqualified), with the columns it names; nullopt
+// otherwise, or when it does not parse. Needs a transaction and the placeholder relation, as ProjectionOf does.
+struct RowConditionText {
+  std::string text;                  // deparsed
+  std::vector<std::string> columns;  // the placeholder's columns it names
+};
+std::optional<RowConditionText> RowCondition(const std::string& condition);
 
 // `text` (a template) with {{ name }} replaced by kShapePlaceholder, or nullopt when it holds any
 // other {{ }} placeholder (the shape of the rendered text is then not known yet).

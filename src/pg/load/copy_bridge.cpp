@@ -518,6 +518,12 @@ std::vector<std::string> DeclaredFor(const core::SourceSpec& source, const std::
 
 }  // namespace
 
+bool CountableWith(const LoadRequest& request, const std::vector<std::string>& columns) {
+  for (const auto& c : request.count_if_columns)
+    if (std::find(columns.begin(), columns.end(), c) == columns.end()) return false;
+  return true;
+}
+
 bool LoadCountingAvailable() {
   return PgCall([] {
     Oid counter = CountRowFunction(true);
@@ -674,7 +680,8 @@ LoadResult LoadCsv(const LoadRequest& request) {
     spec.where = request.where.empty() ? nullptr : request.where.c_str();
     spec.header = source.header;
     std::vector<const char*> count_if;
-    for (const auto& c : request.count_if) count_if.push_back(c.c_str());
+    if (CountableWith(request, target.columns))
+      for (const auto& c : request.count_if) count_if.push_back(c.c_str());
     spec.count_if = count_if.data();
     spec.count_if_n = static_cast<int>(count_if.size());
     const Oid relid = target.relid;

@@ -28,8 +28,10 @@ struct LoadRequest {
   Projection projection;    // a new target's columns beyond the file's (projection.hpp)
   // Conditions over the target's columns (SQL booleans, at most kMaxLoadCounts) whose true rows
   // among those loaded the load counts as it reads them, into LoadResult::counted: a block's
-  // counting tests judged without a scan of what was loaded.
+  // counting tests judged without a scan of what was loaded. They name only the columns in
+  // count_if_columns; when the file lacks one of those (an optional column), nothing is counted.
   std::vector<std::string> count_if;
+  std::vector<std::string> count_if_columns;
 };
 
 struct LoadResult {
@@ -44,7 +46,12 @@ struct LoadResult {
   int workers = 0;         // ... and the load workers that loaded parts of it
   std::vector<std::string> finish;  // a projection: the statements that finish its table
   std::vector<int64_t> counted;     // per LoadRequest::count_if condition, the loaded rows it was true of
+                                    // (empty when nothing was counted)
 };
+
+// Whether the conditions of `request` can be counted by a load whose file loads into `columns`:
+// every column they name is one of them.
+bool CountableWith(const LoadRequest& request, const std::vector<std::string>& columns);
 
 // Whether a load can count conditions as it reads (LoadRequest::count_if): the catalog has
 // pipeline._count_row (pg_pipeline 0.3 on) and the current role may execute it.

@@ -247,7 +247,7 @@ void Leader::CreateRelation(const std::vector<std::string>& header) {
     r_.record(target_.relid);
     setup_.source = r_.load.source;
     setup_.where = r_.load.where;
-    setup_.count_if = r_.load.count_if;
+    if (CountableWith(r_.load, target_.columns)) setup_.count_if = r_.load.count_if;
     setup_.columns = target_.columns;
     std::vector<const char*> count_if;
     CopySpec spec = PartSpec(setup_, &count_if);

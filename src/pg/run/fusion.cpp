@@ -3,6 +3,7 @@ extern "C" {
 #include "postgres.h"
 }
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <set>
@@ -114,15 +115,17 @@ std::optional<Fusion> Chain(Run& run, const std::string& name) {
 // counts them as it reads the rows (LoadRequest::count_if): judged then without a scan of the
 // loaded table, which would read back every page just written.
 struct CountedTests {
-  std::unique_ptr<PlannedTests> transformer, exporter;
+  std::unique_ptr<PlannedTests> transformer, exporter;  // (no exporter: its tests scan)
   std::vector<std::string> conditions;  // the transformer's counted conditions, then the exporter's
+  std::vector<std::string> columns;     // the loader's columns they name
 };
 
 // The chain's tests as its load can count them on `table`, or nullopt: then they scan the
-// loaded table, as an unfused block's do. Only without renames by the transformer or the
-// exporter, and where every condition is one that COPY's WHERE evaluates on every loaded row as
-// a scan of the output would (RowCondition) over the loader's declared columns (all of them in
-// the file) that the output has under the same name: all of them for a plain filter; for a
+// loaded table, as an unfused block's do. Only without renames by the transformer (an
+// exporter's renames leave its own tests to the scan), and where every condition is one that COPY's WHERE evaluates on every loaded row as
+// a scan of the output would (RowCondition) over the loader's declared columns that the output
+// has under the same name (and the file has: an optional column it lacks is not counted, the
+// load finds, and the tests scan): all of them for a plain filter; for a
 // projection, the file's columns it selects and does not rename (not a computed column, which
 // COPY computes only after its WHERE, nor a renamed or dropped one); at most kMaxLoadCounts
 // conditions; and only where the catalog has pipeline._count_row (0.3 on).
@@ -130,14 +133,16 @@ std::optional<CountedTests> CountedByLoad(Run& run, const Fusion& f, const Chain
   const BlockSpec& l = run.Spec(f.loader);
   const BlockSpec& t = run.Spec(f.transformer);
   const BlockSpec& e = run.Spec(f.exporter);
-  if (!t.rename_columns_json.empty() || !e.rename_columns_json.empty() || l.source->columns.empty() ||
-      !l.source->optional_columns.empty() || !LoadCountingAvailable())
-    return std::nullopt;
+  if (!t.rename_columns_json.empty() || l.source->columns.empty() || !LoadCountingAvailable()) return std::nullopt;
   CountedTests counted;
   counted.transformer = PlanBlockTests(run, t, table, true);
-  counted.exporter = PlanBlockTests(run, e, table, false);
   std::vector<std::string> conditions = counted.transformer->plan.offending;
-  for (const auto& c : counted.exporter->plan.offending) conditions.push_back(c);
+  // (an exporter that renames columns, as a compiled Mage exporter lowercases them, has its tests
+  // run on the renamed table)
+  if (e.rename_columns_json.empty()) {
+    counted.exporter = PlanBlockTests(run, e, table, false);
+    for (const auto& c : counted.exporter->plan.offending) conditions.push_back(c);
+  }
   if (conditions.size() > static_cast<size_t>(kMaxLoadCounts)) return std::nullopt;
   if (conditions.empty()) return counted;
   std::set<std::string> same_name;  // a projection's output columns that are the file's, unrenamed
@@ -147,20 +152,23 @@ std::optional<CountedTests> CountedByLoad(Run& run, const Fusion& f, const Chain
   for (const auto& c : l.source->columns)
     if (shape.projection.columns.empty() || same_name.count(c.name))
       columns += (columns.empty() ? "" : ", ") + core::QuoteIdent(c.name) + " " + c.pg_type;
+  std::set<std::string> named;
   bool countable = true;
   InSubtransaction([&] {
     SpiExec(std::string("CREATE TEMP TABLE ") + kShapePlaceholder + " (" + columns + ")");
     for (const auto& c : conditions) {
-      std::optional<std::string> row_condition = RowCondition(c);
+      std::optional<RowConditionText> row_condition = RowCondition(c);
       if (!row_condition) {
         countable = false;
         break;
       }
-      counted.conditions.push_back(*row_condition);
+      counted.conditions.push_back(row_condition->text);
+      named.insert(row_condition->columns.begin(), row_condition->columns.end());
     }
     throw Error("00000", "the placeholder is only for the check");  // (rolled back)
   });
   if (!countable) return std::nullopt;
+  counted.columns.assign(named.begin(), named.end());
   return counted;
 }
 
@@ -264,7 +272,12 @@ void FinishChain(Run& run, const Fusion& f, const std::string& table, FusedAttem
                                         "with no scan of the loaded table"});
     a.filter_done = true;
     a.phase = f.exporter;
-    JudgeCounted(run, *a.counted->exporter, counted.plan.offending.size(), table, a.loaded, a.eres);
+    if (a.counted->exporter) {
+      JudgeCounted(run, *a.counted->exporter, counted.plan.offending.size(), table, a.loaded, a.eres);
+    } else {
+      RenameColumnsOf(e, table);
+      RunTests(run, e, table, false, a.eres);
+    }
     return;
   }
   RunTests(run, t, table, true, a.tres);
@@ -293,9 +306,13 @@ void AttemptOneCopy(Run& run, const Fusion& f, FusedAttempt& a) {
     a.projected = !shape.projection.columns.empty();
     a.phase = f.transformer;
     a.counted = CountedByLoad(run, f, shape, request.target);
-    if (a.counted) request.count_if = a.counted->conditions;
+    if (a.counted) {
+      request.count_if = a.counted->conditions;
+      request.count_if_columns = a.counted->columns;
+    }
     a.phase = f.loader;
     a.loaded = LoadCsv(request);
+    if (a.counted && a.loaded.counted.size() != a.counted->conditions.size()) a.counted.reset();
     a.load_done = true;
     FinishChain(run, f, request.target, a);
     FinishPublish(p, *run.Spec(f.exporter).target);
@@ -327,7 +344,10 @@ void AttemptSplit(Run& run, const Fusion& f, int workers, FusedAttempt& a) {
     staged = NewStagingName(run, f.loader);
     a.phase = f.transformer;
     a.counted = CountedByLoad(run, f, shape, staged);
-    if (a.counted) request.load.count_if = a.counted->conditions;
+    if (a.counted) {
+      request.load.count_if = a.counted->conditions;
+      request.load.count_if_columns = a.counted->columns;
+    }
     a.phase = f.loader;
     request.load.source = *l.source;
     request.load.source.url = Render(run, l, l.source->url, "url of block \"" + l.name + "\"");
@@ -339,6 +359,7 @@ void AttemptSplit(Run& run, const Fusion& f, int workers, FusedAttempt& a) {
   request.record = [&](unsigned int) { staged_relid = RecordStaging(run, f.loader, staged, 'r'); };
   request.drop = [](unsigned int relid) { DropStagingRelation(relid); };
   a.loaded = LoadCsvParallel(request);
+  if (a.counted && a.loaded.counted.size() != a.counted->conditions.size()) a.counted.reset();
   a.load_done = true;
   try {
     InTransaction([&] {
