@@ -164,7 +164,8 @@ if [ -z "${BENCH_SKIP_10X:-}" ]; then
     peaks=$(bench_peak_load_rss $!)
     wait $!
     t1=$(date +%s.%N)
-    after=$(psql_q -d postgres -At -c "SELECT pg_sleep(1), temp_files FROM pg_stat_database WHERE datname = current_database()" | cut -d'|' -f2)
+    # (the run's worker and its load workers have exited, and a backend reports its statistics as it exits)
+    after=$(psql_q -d postgres -At -c "SELECT temp_files FROM pg_stat_database WHERE datname = current_database()")
     echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}') $peaks $((after - before))"
   }
   read -r s1 p1 l1 w1 f1 d1 < <(measure 2021)

@@ -5,6 +5,7 @@ extern "C" {
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <set>
 
@@ -41,6 +42,21 @@ struct ChainShape {
   Projection projection;
 };
 
+// Runs check(), which may read and alter it, with the placeholder relation made as a temporary
+// table of the loader's declared columns that keep(name) accepts, in a subtransaction rolled
+// back afterwards: Postgres's parse analysis needs a relation; nothing of it stays.
+void WithPlaceholderTable(const core::SourceSpec& source, const std::function<bool(const std::string&)>& keep,
+                          const std::function<void()>& check) {
+  std::string columns;
+  for (const auto& c : source.columns)
+    if (keep(c.name)) columns += (columns.empty() ? "" : ", ") + core::QuoteIdent(c.name) + " " + c.pg_type;
+  InSubtransaction([&] {
+    SpiExec(std::string("CREATE TEMP TABLE ") + kShapePlaceholder + " (" + columns + ")");
+    check();
+    throw Error("00000", "the placeholder is only for the check");  // (rolled back)
+  });
+}
+
 // The transformer's shape: its SQL rendered with the loader standing in as the placeholder
 // relation, read by the parser as exactly "SELECT * FROM <loader> WHERE cond"; else, when the
 // loader declares its columns, read by Postgres's parse analysis over a temporary table of those
@@ -62,12 +78,9 @@ std::optional<ChainShape> Shape(Run& run, const Fusion& f) {
   if (std::optional<std::string> condition = FilterCondition(sql)) return ChainShape{*condition, {}};
   const core::SourceSpec& source = *run.Spec(f.loader).source;
   if (source.columns.empty()) return std::nullopt;
-  std::string columns;
-  for (const auto& c : source.columns) columns += (columns.empty() ? "" : ", ") + core::QuoteIdent(c.name) + " " + c.pg_type;
   std::optional<ProjectionShape> shape;
   bool computable = false;
-  InSubtransaction([&] {
-    SpiExec(std::string("CREATE TEMP TABLE ") + kShapePlaceholder + " (" + columns + ")");
+  WithPlaceholderTable(source, [](const std::string&) { return true; }, [&] {
     shape = ProjectionOf(sql);
     int i = 0;
     if (shape)
@@ -76,7 +89,6 @@ std::optional<ChainShape> Shape(Run& run, const Fusion& f) {
           SpiExec(std::string("ALTER TABLE ") + kShapePlaceholder + " ADD COLUMN pgp_check_" + std::to_string(i++) +
                   " " + c.type + " GENERATED ALWAYS AS (" + c.expression + ") STORED");
     computable = shape.has_value();
-    throw Error("00000", "the shape's table is only for the check");  // (rolled back)
   });
   if (!computable) return std::nullopt;
   return ChainShape{shape->condition, shape->projection};
@@ -122,13 +134,14 @@ struct CountedTests {
 
 // The chain's tests as its load can count them on `table`, or nullopt: then they scan the
 // loaded table, as an unfused block's do. Only without renames by the transformer (an
-// exporter's renames leave its own tests to the scan), and where every condition is one that COPY's WHERE evaluates on every loaded row as
-// a scan of the output would (RowCondition) over the loader's declared columns that the output
-// has under the same name (and the file has: an optional column it lacks is not counted, the
-// load finds, and the tests scan): all of them for a plain filter; for a
-// projection, the file's columns it selects and does not rename (not a computed column, which
-// COPY computes only after its WHERE, nor a renamed or dropped one); at most kMaxLoadCounts
-// conditions; and only where the catalog has pipeline._count_row (0.3 on).
+// exporter's renames leave its own tests to the scan), and where every condition is one that
+// COPY's WHERE evaluates on every loaded row as a scan of the output would (RowCondition), over
+// the loader's declared columns that the output has under the same name: all of them for a
+// plain filter; for a projection, the file's columns it selects and does not rename (not a
+// computed column, which COPY computes only after its WHERE, nor a renamed or dropped one). The
+// file must have them too: an optional column it lacks is found by the load, which then counts
+// nothing (KeepIfCounted). At most kMaxLoadCounts conditions, and only where the catalog has
+// pipeline._count_row (0.3 on).
 std::optional<CountedTests> CountedByLoad(Run& run, const Fusion& f, const ChainShape& shape, const std::string& table) {
   const BlockSpec& l = run.Spec(f.loader);
   const BlockSpec& t = run.Spec(f.transformer);
@@ -148,14 +161,12 @@ std::optional<CountedTests> CountedByLoad(Run& run, const Fusion& f, const Chain
   std::set<std::string> same_name;  // a projection's output columns that are the file's, unrenamed
   for (const auto& c : shape.projection.columns)
     if (c.expression.empty() && (c.from_star || c.column == c.name)) same_name.insert(c.name);
-  std::string columns;
-  for (const auto& c : l.source->columns)
-    if (shape.projection.columns.empty() || same_name.count(c.name))
-      columns += (columns.empty() ? "" : ", ") + core::QuoteIdent(c.name) + " " + c.pg_type;
   std::set<std::string> named;
   bool countable = true;
-  InSubtransaction([&] {
-    SpiExec(std::string("CREATE TEMP TABLE ") + kShapePlaceholder + " (" + columns + ")");
+  const auto output_has = [&](const std::string& name) {
+    return shape.projection.columns.empty() || same_name.count(name) > 0;
+  };
+  WithPlaceholderTable(*l.source, output_has, [&] {
     for (const auto& c : conditions) {
       std::optional<RowConditionText> row_condition = RowCondition(c);
       if (!row_condition) {
@@ -165,7 +176,6 @@ std::optional<CountedTests> CountedByLoad(Run& run, const Fusion& f, const Chain
       counted.conditions.push_back(row_condition->text);
       named.insert(row_condition->columns.begin(), row_condition->columns.end());
     }
-    throw Error("00000", "the placeholder is only for the check");  // (rolled back)
   });
   if (!countable) return std::nullopt;
   counted.columns.assign(named.begin(), named.end());
@@ -233,6 +243,12 @@ void JudgeLoaderTests(const BlockSpec& l, const LoadResult& loaded, AttemptResul
   }
 }
 
+// Forgets the tests planned for counting when the load did not count them (the file lacks a
+// column they name: CountableWith): they scan the table instead.
+void KeepIfCounted(FusedAttempt& a) {
+  if (a.counted && a.loaded.counted.size() != a.counted->conditions.size()) a.counted.reset();
+}
+
 // The chain's shape, or the error saying it lost the shape fusion needs.
 ChainShape ShapeOrFail(Run& run, const Fusion& f) {
   std::optional<ChainShape> shape = Shape(run, f);
@@ -265,26 +281,20 @@ void FinishChain(Run& run, const Fusion& f, const std::string& table, FusedAttem
     a.tres.log.push_back({"info", Num(skipped) + " print(s) of the block not run: they read the loader's output, which "
                                                  "a fused chain does not stage (pipeline.fuse_blocks = off runs them)"});
   if (a.counted) {
-    const PlannedTests& counted = *a.counted->transformer;
-    JudgeCounted(run, counted, 0, table, a.loaded, a.tres);
+    JudgeCounted(run, *a.counted->transformer, 0, table, a.loaded, a.tres);
     if (size_t n = a.counted->conditions.size(); n > 0)
       a.tres.log.push_back({"info", Num(static_cast<int64_t>(n)) + " test condition(s) counted by the load as it read the rows, " +
                                         "with no scan of the loaded table"});
-    a.filter_done = true;
-    a.phase = f.exporter;
-    if (a.counted->exporter) {
-      JudgeCounted(run, *a.counted->exporter, counted.plan.offending.size(), table, a.loaded, a.eres);
-    } else {
-      RenameColumnsOf(e, table);
-      RunTests(run, e, table, false, a.eres);
-    }
-    return;
+  } else {
+    RunTests(run, t, table, true, a.tres);
   }
-  RunTests(run, t, table, true, a.tres);
   a.filter_done = true;
   a.phase = f.exporter;
   RenameColumnsOf(e, table);
-  RunTests(run, e, table, false, a.eres);
+  if (a.counted && a.counted->exporter)
+    JudgeCounted(run, *a.counted->exporter, a.counted->transformer->plan.offending.size(), table, a.loaded, a.eres);
+  else
+    RunTests(run, e, table, false, a.eres);
 }
 
 // One attempt as one COPY with the condition as its WHERE straight into the exporter's new
@@ -312,7 +322,7 @@ void AttemptOneCopy(Run& run, const Fusion& f, FusedAttempt& a) {
     }
     a.phase = f.loader;
     a.loaded = LoadCsv(request);
-    if (a.counted && a.loaded.counted.size() != a.counted->conditions.size()) a.counted.reset();
+    KeepIfCounted(a);
     a.load_done = true;
     FinishChain(run, f, request.target, a);
     FinishPublish(p, *run.Spec(f.exporter).target);
@@ -359,7 +369,7 @@ void AttemptSplit(Run& run, const Fusion& f, int workers, FusedAttempt& a) {
   request.record = [&](unsigned int) { staged_relid = RecordStaging(run, f.loader, staged, 'r'); };
   request.drop = [](unsigned int relid) { DropStagingRelation(relid); };
   a.loaded = LoadCsvParallel(request);
-  if (a.counted && a.loaded.counted.size() != a.counted->conditions.size()) a.counted.reset();
+  KeepIfCounted(a);
   a.load_done = true;
   try {
     InTransaction([&] {
