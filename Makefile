@@ -3,7 +3,8 @@
 # script. `make unit` builds and runs the core's GoogleTest suite through CMake/CTest.
 EXTENSION   = pg_pipeline
 MODULE_big  = pg_pipeline
-DATA        = sql/pg_pipeline--0.1.sql sql/pg_pipeline--0.2.sql sql/pg_pipeline--0.3.sql \
+# (0.3 has no install script of its own: CREATE EXTENSION runs 0.2's, then the update to 0.3)
+DATA        = sql/pg_pipeline--0.1.sql sql/pg_pipeline--0.2.sql \
               sql/pg_pipeline--0.1--0.2.sql sql/pg_pipeline--0.2--0.3.sql
 PGFILEDESC  = "pg_pipeline - data pipelines inside PostgreSQL"
 
